@@ -1,0 +1,55 @@
+/**
+ * The clock interface: every state machine and timer takes time from a Clock,
+ * never from `Date.now()` directly, so tests run on a fake clock with no sleeps.
+ *
+ * @module
+ */
+
+/** A source of the current time in milliseconds since the Unix epoch. */
+export interface Clock {
+  /** Milliseconds since 1970-01-01T00:00:00Z. */
+  now(): number;
+}
+
+/** The real wall clock. */
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** A clock that only moves when told to: for tests and simulations. */
+export class FakeClock implements Clock {
+  #ms: number;
+  /** Starts at `startMs` milliseconds since the Unix epoch. */
+  constructor(startMs = 0) {
+    this.#ms = startMs;
+  }
+  /** The current fake time. */
+  now(): number {
+    return this.#ms;
+  }
+  /** Moves the clock forward by `ms` milliseconds. */
+  advance(ms: number): void {
+    this.#ms += ms;
+  }
+  /** Sets the clock to an absolute time. */
+  set(ms: number): void {
+    this.#ms = ms;
+  }
+}
+
+/** Seconds between the Unix epoch and the DHCPv6 failover epoch 2000-01-01T00:00:00Z. */
+export const EPOCH_2000_UNIX_SECONDS = 946684800;
+
+/** Converts Unix seconds to failover absolute time (seconds since 2000-01-01, mod 2^32). */
+export function unixToFailoverTime(unixSeconds: number): number {
+  return ((Math.floor(unixSeconds) - EPOCH_2000_UNIX_SECONDS) % 0x1_0000_0000 + 0x1_0000_0000) %
+    0x1_0000_0000;
+}
+
+/** Converts failover absolute time (seconds since 2000-01-01) to Unix seconds. */
+export function failoverTimeToUnix(t: number): number {
+  return t + EPOCH_2000_UNIX_SECONDS;
+}
+
+/** ISO 8601 rendering of a failover absolute time, e.g. `2024-03-01T12:00:00Z`. */
+export function failoverTimeToIso(t: number): string {
+  return new Date(failoverTimeToUnix(t) * 1000).toISOString().replace(".000Z", "Z");
+}
