@@ -5,7 +5,9 @@
  * @module
  */
 import type { Command } from "@commander-js/extra-typings";
+import { register as registerMclt } from "./mclt.ts";
 
 /** Registers every subcommand on the program. */
 export function registerCommands(_program: Command): void {
+  registerMclt(_program);
 }
