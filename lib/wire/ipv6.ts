@@ -1,0 +1,87 @@
+/**
+ * IPv6 addresses as 16 octets <-> RFC 5952 canonical text. Kept here (not in lib/util)
+ * so the codec floor depends on nothing that moves.
+ *
+ * @module
+ */
+
+/**
+ * RFC 5952 text of the 16 octets at `offset`: lower case, no leading zeros, the longest
+ * run of two or more zero groups (the first on a tie) as `::`; IPv4-mapped addresses
+ * (`::ffff:0:0/96`) in mixed notation, `::ffff:192.0.2.1` (RFC 5952 §5).
+ */
+export function formatIPv6Bytes(bytes: Uint8Array, offset = 0): string {
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push((bytes[offset + 2 * i] << 8) | bytes[offset + 2 * i + 1]);
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    const b = offset + 12;
+    return `::ffff:${bytes[b]}.${bytes[b + 1]}.${bytes[b + 2]}.${bytes[b + 3]}`;
+  }
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(":");
+  if (bestStart < 0) return hex(g);
+  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+}
+
+function groups(part: string, allowV4: boolean): number[] | undefined {
+  if (part === "") return [];
+  const out: number[] = [];
+  const pieces = part.split(":");
+  for (let i = 0; i < pieces.length; i++) {
+    const p = pieces[i];
+    if (allowV4 && i === pieces.length - 1 && p.includes(".")) {
+      const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(p);
+      if (!m) return undefined;
+      const q = m.slice(1).map(Number);
+      if (q.some((x) => x > 255)) return undefined;
+      out.push((q[0] << 8) | q[1], (q[2] << 8) | q[3]);
+    } else {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(p)) return undefined;
+      out.push(parseInt(p, 16));
+    }
+  }
+  return out;
+}
+
+/** The 16 octets of IPv6 text in any RFC 4291 §2.2 form; undefined if not an address. */
+export function parseIPv6Bytes(text: string): Uint8Array | undefined {
+  if (typeof text !== "string" || text.length < 2 || text.length > 45) return undefined;
+  let g: number[] | undefined;
+  const dbl = text.indexOf("::");
+  if (dbl >= 0) {
+    if (text.indexOf("::", dbl + 1) >= 0) return undefined;
+    const head = groups(text.slice(0, dbl), false);
+    const tail = groups(text.slice(dbl + 2), true);
+    if (!head || !tail || head.length + tail.length > 7) return undefined;
+    g = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  } else {
+    g = groups(text, true);
+    if (!g || g.length !== 8) return undefined;
+  }
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    out[2 * i] = g[i] >> 8;
+    out[2 * i + 1] = g[i] & 0xff;
+  }
+  return out;
+}
+
+/** The canonical RFC 5952 form of IPv6 text; undefined if not an address. */
+export function canonicalIPv6(text: string): string | undefined {
+  const b = parseIPv6Bytes(text);
+  return b === undefined ? undefined : formatIPv6Bytes(b);
+}
