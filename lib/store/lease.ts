@@ -1,0 +1,282 @@
+/**
+ * Pure helpers on {@linkcode Lease} records shared by every store: validation and
+ * canonical form, the address-order key, paging cursors and the expiry due time.
+ *
+ * @module
+ */
+
+import { compareIPv6, formatIPv6, parseIPv6, prefixMask } from "../util/ipv6.ts";
+import {
+  BINDING_STATUSES,
+  type BindingStatus,
+  ENDPOINT_STATES,
+  type EndpointStateRecord,
+  type Lease,
+  type LeaseKey,
+  type LeaseKind,
+  type PoolOwner,
+  StoreError,
+  type StoreWrite,
+} from "./types.ts";
+
+const OWNERS: readonly PoolOwner[] = ["primary", "secondary", "none"];
+const MAX_DUID_OCTETS = 130; // 2-octet type + up to 128 octets (RFC 8415 §11.1)
+const MAX_NAME = 255;
+
+/**
+ * Canonical DUID text: lower-case hex with no separators (`:` and `-` are removed).
+ * `""` stays `""`. Returns `undefined` for text that is not whole octets of hex or is longer
+ * than 130 octets.
+ */
+export function normaliseDuid(text: string): string | undefined {
+  if (typeof text !== "string") return undefined;
+  const hex = text.replace(/[:-]/g, "").toLowerCase();
+  if (hex.length % 2 !== 0 || hex.length > MAX_DUID_OCTETS * 2 || !/^[0-9a-f]*$/.test(hex)) {
+    return undefined;
+  }
+  return hex;
+}
+
+/** A lease for `key` with no client and every time at 0: a starting point for builders. */
+export function emptyLease(
+  key: LeaseKey,
+  status: BindingStatus = "FREE",
+): Lease {
+  return {
+    kind: key.kind,
+    address: key.address,
+    prefixLength: key.prefixLength ?? 128,
+    clientDuid: "",
+    iaid: 0,
+    status,
+    preferredLifetime: 0,
+    validLifetime: 0,
+    expirationTime: 0,
+    partnerLifetime: 0,
+    ackedPartnerLifetime: 0,
+    cltTime: 0,
+    partnerRawCltTime: 0,
+    startTimeOfState: 0,
+    stateExpirationTime: 0,
+    updatePending: false,
+    ackPending: false,
+    owner: "none",
+    relationship: "",
+    pool: "",
+  };
+}
+
+function invalid(msg: string): never {
+  throw new StoreError("invalid", msg);
+}
+
+/** A lease key with a canonical address and explicit length, plus the address as bigint. */
+export interface CanonicalKey {
+  /** Kind. */
+  kind: LeaseKind;
+  /** RFC 5952 text. */
+  address: string;
+  /** Prefix length (128 for `na`). */
+  prefixLength: number;
+  /** The address as a number. */
+  value: bigint;
+}
+
+/** Validates and canonicalises a key; throws an `invalid` {@linkcode StoreError}. */
+export function canonicalKey(key: LeaseKey): CanonicalKey {
+  if (key === null || typeof key !== "object") invalid("lease key: not an object");
+  if (key.kind !== "na" && key.kind !== "pd") invalid(`lease key: bad kind ${String(key.kind)}`);
+  const value = parseIPv6(key.address);
+  if (value === undefined) invalid(`lease key: not an IPv6 address: ${String(key.address)}`);
+  const prefixLength = key.prefixLength ?? 128;
+  if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > 128) {
+    invalid(`lease ${key.address}: bad prefix length ${prefixLength}`);
+  }
+  if (key.kind === "na" && prefixLength !== 128) {
+    invalid(`lease ${key.address}: an address (na) has prefix length 128, not ${prefixLength}`);
+  }
+  if ((value & prefixMask(prefixLength)) !== value) {
+    invalid(`lease ${key.address}/${prefixLength}: bits set beyond the prefix length`);
+  }
+  return { kind: key.kind, address: formatIPv6(value), prefixLength, value };
+}
+
+function checkTime(lease: Lease, field: keyof Lease): void {
+  const v = lease[field];
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+    invalid(`lease ${lease.address}: ${field} must be a non-negative integer, got ${String(v)}`);
+  }
+}
+
+function checkU32(lease: Lease, field: keyof Lease): void {
+  const v = lease[field];
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffff_ffff) {
+    invalid(`lease ${lease.address}: ${field} must be 0..4294967295, got ${String(v)}`);
+  }
+}
+
+/** Validates a lease and returns its canonical copy; throws an `invalid` StoreError. */
+export function canonicalLease(lease: Lease): Lease {
+  if (lease === null || typeof lease !== "object") invalid("lease: not an object");
+  const key = canonicalKey(lease);
+  const duid = normaliseDuid(lease.clientDuid);
+  if (duid === undefined) {
+    invalid(`lease ${key.address}: clientDuid is not hex octets: ${String(lease.clientDuid)}`);
+  }
+  if (!BINDING_STATUSES.includes(lease.status)) {
+    invalid(`lease ${key.address}: unknown binding status ${String(lease.status)}`);
+  }
+  if (lease.status === "ACTIVE" && duid === "") {
+    invalid(`lease ${key.address}: an ACTIVE lease needs a client DUID`);
+  }
+  if (!OWNERS.includes(lease.owner)) {
+    invalid(`lease ${key.address}: bad owner ${String(lease.owner)}`);
+  }
+  for (const f of ["iaid", "preferredLifetime", "validLifetime"] as const) checkU32(lease, f);
+  for (
+    const f of [
+      "expirationTime",
+      "partnerLifetime",
+      "ackedPartnerLifetime",
+      "cltTime",
+      "partnerRawCltTime",
+      "startTimeOfState",
+      "stateExpirationTime",
+    ] as const
+  ) checkTime(lease, f);
+  for (const f of ["updatePending", "ackPending"] as const) {
+    if (typeof lease[f] !== "boolean") invalid(`lease ${key.address}: ${f} must be a boolean`);
+  }
+  for (const f of ["relationship", "pool"] as const) {
+    const v = lease[f];
+    if (typeof v !== "string" || v.length > MAX_NAME) {
+      invalid(`lease ${key.address}: ${f} must be a string of at most ${MAX_NAME} characters`);
+    }
+  }
+  return {
+    kind: key.kind,
+    address: key.address,
+    prefixLength: key.prefixLength,
+    clientDuid: duid,
+    iaid: lease.iaid,
+    status: lease.status,
+    preferredLifetime: lease.preferredLifetime,
+    validLifetime: lease.validLifetime,
+    expirationTime: lease.expirationTime,
+    partnerLifetime: lease.partnerLifetime,
+    ackedPartnerLifetime: lease.ackedPartnerLifetime,
+    cltTime: lease.cltTime,
+    partnerRawCltTime: lease.partnerRawCltTime,
+    startTimeOfState: lease.startTimeOfState,
+    stateExpirationTime: lease.stateExpirationTime,
+    updatePending: lease.updatePending,
+    ackPending: lease.ackPending,
+    owner: lease.owner,
+    relationship: lease.relationship,
+    pool: lease.pool,
+  };
+}
+
+/** Validates an endpoint state record and returns a copy; throws an `invalid` StoreError. */
+export function canonicalEndpointState(r: EndpointStateRecord): EndpointStateRecord {
+  if (r === null || typeof r !== "object") invalid("endpoint state: not an object");
+  if (typeof r.relationship !== "string" || r.relationship.length > MAX_NAME) {
+    invalid("endpoint state: relationship must be a string");
+  }
+  const where = `endpoint state ${r.relationship}`;
+  if (!ENDPOINT_STATES.includes(r.state)) invalid(`${where}: unknown state ${String(r.state)}`);
+  for (const f of ["previousState", "partnerState"] as const) {
+    const v = r[f];
+    if (v !== null && !ENDPOINT_STATES.includes(v)) invalid(`${where}: unknown ${f} ${String(v)}`);
+  }
+  for (
+    const f of [
+      "startTimeOfState",
+      "partnerStartTimeOfState",
+      "partnerFlags",
+      "partnerDownTime",
+      "lastContactTime",
+      "lastOperationTime",
+      "mclt",
+    ] as const
+  ) {
+    const v = r[f];
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+      invalid(`${where}: ${f} must be a non-negative integer, got ${String(v)}`);
+    }
+  }
+  return { ...r };
+}
+
+/** Arrays made by {@linkcode canonicalWrites}, so stores need not check them twice. */
+const checked = new WeakSet<readonly StoreWrite[]>();
+
+/**
+ * Marks an array whose every element came out of {@linkcode canonicalWrites} (for example the
+ * concatenation of several of its results) as already checked.
+ */
+export function markCanonical(writes: readonly StoreWrite[]): readonly StoreWrite[] {
+  Object.freeze(writes);
+  checked.add(writes);
+  return writes;
+}
+
+/**
+ * Validates and canonicalises every write of a batch; throws an `invalid` StoreError.
+ * Returns fresh objects (never the caller's), so later changes by the caller do not leak in.
+ * An array this function returned is passed through as it is.
+ */
+export function canonicalWrites(writes: readonly StoreWrite[]): readonly StoreWrite[] {
+  if (checked.has(writes)) return writes;
+  if (!Array.isArray(writes)) invalid("writes: not an array");
+  return markCanonical(writes.map((w): StoreWrite => {
+    switch (w?.type) {
+      case "lease":
+        return { type: "lease", lease: canonicalLease(w.lease) };
+      case "delete-lease": {
+        const k = canonicalKey(w.key);
+        return {
+          type: "delete-lease",
+          key: { kind: k.kind, address: k.address, prefixLength: k.prefixLength },
+        };
+      }
+      case "endpoint-state":
+        return { type: "endpoint-state", record: canonicalEndpointState(w.record) };
+      case "server-duid": {
+        const d = normaliseDuid(w.duid);
+        if (d === undefined || d.length < 6) invalid(`server DUID is not valid: ${String(w.duid)}`);
+        return { type: "server-duid", duid: d };
+      }
+      default:
+        return invalid(`unknown write type ${String((w as { type?: unknown })?.type)}`);
+    }
+  }));
+}
+
+/** Address-order comparison of two canonical leases: address, then length, then kind. */
+export function compareLeaseKeys(a: CanonicalKey, b: CanonicalKey): number {
+  return compareIPv6(a.value, b.value) || a.prefixLength - b.prefixLength ||
+    (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0);
+}
+
+/** The paging cursor that resumes after `lease`. */
+export function encodeCursor(lease: LeaseKey): string {
+  return `${lease.address}/${lease.prefixLength ?? 128}/${lease.kind}`;
+}
+
+/** Reads a cursor made by {@linkcode encodeCursor}; throws an `invalid` StoreError. */
+export function decodeCursor(cursor: string): CanonicalKey {
+  const m = typeof cursor === "string"
+    ? /^([0-9a-fA-F:.]+)\/(\d{1,3})\/(na|pd)$/.exec(cursor)
+    : null;
+  if (!m) invalid(`bad paging cursor: ${String(cursor)}`);
+  return canonicalKey({ address: m[1], prefixLength: Number(m[2]), kind: m[3] as LeaseKind });
+}
+
+/**
+ * When a lease next needs expiry processing: `expirationTime` for ACTIVE, otherwise
+ * `stateExpirationTime`; 0 when it has no timeout.
+ */
+export function dueTime(lease: Lease): number {
+  return lease.status === "ACTIVE" ? lease.expirationTime : lease.stateExpirationTime;
+}

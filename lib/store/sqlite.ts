@@ -1,0 +1,654 @@
+/**
+ * The durable {@linkcode BindingStore}: one SQLite file through `node:sqlite`, in WAL mode with
+ * `synchronous=FULL`, so a transaction is on disk when {@linkcode SqliteBindingStore.apply}
+ * returns. The file is marked with `PRAGMA application_id` and `PRAGMA user_version`; opening a
+ * file that is not SQLite, is damaged, was made by another program or by a newer failover6
+ * throws a {@linkcode StoreError} and never resets the file.
+ *
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { ipv6ToBytes, parseIPv6 } from "../util/ipv6.ts";
+import {
+  canonicalKey,
+  canonicalWrites,
+  decodeCursor,
+  dueTime,
+  encodeCursor,
+  normaliseDuid,
+} from "./lease.ts";
+import { pageLimit } from "./memory.ts";
+import {
+  type BindingStatus,
+  type BindingStore,
+  type EndpointStateName,
+  type EndpointStateRecord,
+  type Lease,
+  type LeaseKey,
+  type LeaseKind,
+  type LeasePage,
+  type LeaseQuery,
+  type PoolOwner,
+  type PoolStatusCount,
+  SCHEMA_VERSION,
+  StoreError,
+  type StoreErrorKind,
+  type StoreWrite,
+} from "./types.ts";
+
+/** `PRAGMA application_id` of a failover6 database: the bytes "f6f6". */
+export const APPLICATION_ID = 0x66366636;
+
+/** How much checking to do when opening an existing file. */
+export type IntegrityCheck = "quick" | "full" | "none";
+
+/** Options of {@linkcode SqliteBindingStore.open}. */
+export interface SqliteStoreOptions {
+  /** `quick` (default): `PRAGMA quick_check`; `full`: `PRAGMA integrity_check`; `none`. */
+  integrityCheck?: IntegrityCheck;
+  /** Create the file when it does not exist (default true). */
+  create?: boolean;
+  /** Milliseconds to wait for another process's lock (default 5000). */
+  busyTimeoutMs?: number;
+}
+
+const CHUNK = 1000;
+const SQLITE_HEADER = "SQLite format 3\u0000";
+
+const LEASE_COLUMNS = `kind, addr, plen, address, client_duid, iaid, status, preferred_lifetime,
+  valid_lifetime, expiration_time, partner_lifetime, acked_partner_lifetime, clt_time,
+  partner_raw_clt_time, start_time_of_state, state_expiration_time, update_pending, ack_pending,
+  owner, relationship, pool, due`;
+
+const UPDATE_SET = LEASE_COLUMNS.split(",").map((c) => c.trim())
+  .filter((c) => !["kind", "addr", "plen"].includes(c))
+  .map((c) => `${c} = excluded.${c}`).join(", ");
+
+const SCHEMA_V1 = `
+CREATE TABLE lease (
+  kind TEXT NOT NULL CHECK (kind IN ('na', 'pd')),
+  addr BLOB NOT NULL,                 -- 16 octets, network order: sorts as the address does
+  plen INTEGER NOT NULL,
+  address TEXT NOT NULL,              -- RFC 5952 text, for people and the sqlite3 shell
+  client_duid TEXT NOT NULL,
+  iaid INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  preferred_lifetime INTEGER NOT NULL,
+  valid_lifetime INTEGER NOT NULL,
+  expiration_time INTEGER NOT NULL,
+  partner_lifetime INTEGER NOT NULL,
+  acked_partner_lifetime INTEGER NOT NULL,
+  clt_time INTEGER NOT NULL,
+  partner_raw_clt_time INTEGER NOT NULL,
+  start_time_of_state INTEGER NOT NULL,
+  state_expiration_time INTEGER NOT NULL,
+  update_pending INTEGER NOT NULL,
+  ack_pending INTEGER NOT NULL,
+  owner TEXT NOT NULL,
+  relationship TEXT NOT NULL,
+  pool TEXT NOT NULL,
+  due INTEGER NOT NULL,               -- next expiry processing time, 0 = none
+  PRIMARY KEY (addr, plen, kind)
+) WITHOUT ROWID;
+CREATE INDEX lease_client ON lease (client_duid, iaid) WHERE client_duid <> '';
+CREATE INDEX lease_due ON lease (due) WHERE due > 0;
+CREATE INDEX lease_pending ON lease (addr, plen, kind) WHERE update_pending OR ack_pending;
+CREATE INDEX lease_pool ON lease (pool, owner, status);
+CREATE TABLE endpoint_state (
+  relationship TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  previous_state TEXT,
+  start_time_of_state INTEGER NOT NULL,
+  partner_state TEXT,
+  partner_start_time_of_state INTEGER NOT NULL,
+  partner_flags INTEGER NOT NULL,
+  partner_down_time INTEGER NOT NULL,
+  last_contact_time INTEGER NOT NULL,
+  last_operation_time INTEGER NOT NULL,
+  mclt INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE server (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+`;
+
+type Row = Record<string, unknown>;
+
+function sqliteCode(e: unknown): number | undefined {
+  const c = (e as { errcode?: unknown } | null)?.errcode;
+  return typeof c === "number" ? c & 0xff : undefined;
+}
+
+/** Maps an SQLite failure to a typed StoreError (primary result codes of sqlite3.h). */
+function storeErrorFrom(e: unknown, path: string, doing: string): StoreError {
+  if (e instanceof StoreError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  const code = sqliteCode(e);
+  let kind: StoreErrorKind = "io";
+  if (code === 26) kind = "not-sqlite"; // SQLITE_NOTADB
+  else if (code === 11) kind = "damaged"; // SQLITE_CORRUPT
+  const what = kind === "not-sqlite"
+    ? "is not an SQLite database"
+    : kind === "damaged"
+    ? "is damaged"
+    : "cannot be used";
+  return new StoreError(kind, `lease database ${path} ${what} (${doing}: ${msg})`, path, {
+    cause: e,
+  });
+}
+
+function rowToLease(r: Row): Lease {
+  return {
+    kind: r.kind as LeaseKind,
+    address: r.address as string,
+    prefixLength: r.plen as number,
+    clientDuid: r.client_duid as string,
+    iaid: r.iaid as number,
+    status: r.status as BindingStatus,
+    preferredLifetime: r.preferred_lifetime as number,
+    validLifetime: r.valid_lifetime as number,
+    expirationTime: r.expiration_time as number,
+    partnerLifetime: r.partner_lifetime as number,
+    ackedPartnerLifetime: r.acked_partner_lifetime as number,
+    cltTime: r.clt_time as number,
+    partnerRawCltTime: r.partner_raw_clt_time as number,
+    startTimeOfState: r.start_time_of_state as number,
+    stateExpirationTime: r.state_expiration_time as number,
+    updatePending: r.update_pending === 1,
+    ackPending: r.ack_pending === 1,
+    owner: r.owner as PoolOwner,
+    relationship: r.relationship as string,
+    pool: r.pool as string,
+  };
+}
+
+function rowToEndpoint(r: Row): EndpointStateRecord {
+  return {
+    relationship: r.relationship as string,
+    state: r.state as EndpointStateName,
+    previousState: (r.previous_state ?? null) as EndpointStateName | null,
+    startTimeOfState: r.start_time_of_state as number,
+    partnerState: (r.partner_state ?? null) as EndpointStateName | null,
+    partnerStartTimeOfState: r.partner_start_time_of_state as number,
+    partnerFlags: r.partner_flags as number,
+    partnerDownTime: r.partner_down_time as number,
+    lastContactTime: r.last_contact_time as number,
+    lastOperationTime: r.last_operation_time as number,
+    mclt: r.mclt as number,
+  };
+}
+
+/** Reads the first 16 bytes of a file: `undefined` if it does not exist or is empty. */
+function readHeader(path: string): string | undefined {
+  let f: Deno.FsFile | undefined;
+  try {
+    f = Deno.openSync(path, { read: true });
+    const buf = new Uint8Array(16);
+    let n = 0;
+    while (n < 16) {
+      const got = f.readSync(buf.subarray(n));
+      if (got === null || got === 0) break;
+      n += got;
+    }
+    if (n === 0) return undefined;
+    return String.fromCharCode(...buf.subarray(0, n));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new StoreError(
+      "io",
+      `lease database ${path} cannot be read: ${(e as Error).message}`,
+      path,
+      { cause: e },
+    );
+  } finally {
+    f?.close();
+  }
+}
+
+/** A {@linkcode BindingStore} in one SQLite file. Open with {@linkcode SqliteBindingStore.open}. */
+export class SqliteBindingStore implements BindingStore {
+  readonly #db: DatabaseSync;
+  readonly #path: string;
+  readonly #stmts = new Map<string, StatementSync>();
+  #closed = false;
+  #commits = 0;
+
+  private constructor(db: DatabaseSync, path: string) {
+    this.#db = db;
+    this.#path = path;
+  }
+
+  /**
+   * Opens (or creates) the lease database at `path`. Throws a {@linkcode StoreError}:
+   * `not-sqlite`, `damaged`, `foreign-database`, `newer-schema` or `io`. Never rewrites an
+   * existing file it does not recognise.
+   */
+  static open(path: string, options: SqliteStoreOptions = {}): SqliteBindingStore {
+    const header = path === ":memory:" ? undefined : readHeader(path);
+    if (header !== undefined && header !== SQLITE_HEADER) {
+      throw new StoreError(
+        "not-sqlite",
+        `lease database ${path} is not an SQLite database (its header is not "SQLite format 3")`,
+        path,
+      );
+    }
+    if (header === undefined && options.create === false) {
+      throw new StoreError("io", `lease database ${path} does not exist`, path);
+    }
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(path);
+    } catch (e) {
+      throw storeErrorFrom(e, path, "opening");
+    }
+    try {
+      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+      SqliteBindingStore.#prepareFile(db, path, options.integrityCheck ?? "quick");
+    } catch (e) {
+      try {
+        db.close();
+      } catch { /* already failing */ }
+      throw storeErrorFrom(e, path, "opening");
+    }
+    return new SqliteBindingStore(db, path);
+  }
+
+  static #prepareFile(db: DatabaseSync, path: string, check: IntegrityCheck): void {
+    const appId = (db.prepare("PRAGMA application_id").get() as Row).application_id as number;
+    const version = (db.prepare("PRAGMA user_version").get() as Row).user_version as number;
+    const objects = (db.prepare("SELECT count(*) AS n FROM sqlite_master").get() as Row)
+      .n as number;
+    if (appId === 0 && version === 0 && objects === 0) {
+      const mode = (db.prepare("PRAGMA journal_mode = WAL").get() as Row).journal_mode;
+      if (mode !== "wal" && path !== ":memory:") {
+        throw new StoreError("io", `lease database ${path}: cannot use WAL (got ${mode})`, path);
+      }
+      db.exec("PRAGMA synchronous = FULL");
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        db.exec(SCHEMA_V1);
+        db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
+        db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+        db.exec("COMMIT");
+      } catch (e) {
+        db.exec("ROLLBACK");
+        throw e;
+      }
+      return;
+    }
+    if (appId !== APPLICATION_ID) {
+      throw new StoreError(
+        "foreign-database",
+        `lease database ${path} is an SQLite database that failover6 did not create ` +
+          `(application_id ${appId}); refusing to use it`,
+        path,
+      );
+    }
+    if (version > SCHEMA_VERSION) {
+      throw new StoreError(
+        "newer-schema",
+        `lease database ${path} has schema version ${version}, newer than this failover6 ` +
+          `understands (${SCHEMA_VERSION}); use a newer failover6`,
+        path,
+      );
+    }
+    if (version < 1) {
+      throw new StoreError(
+        "damaged",
+        `lease database ${path} has a failover6 mark but no schema version`,
+        path,
+      );
+    }
+    if (check !== "none") {
+      const pragma = check === "full" ? "integrity_check" : "quick_check";
+      const rows = db.prepare(`PRAGMA ${pragma}(5)`).all() as Row[];
+      const results = rows.map((r) => String(Object.values(r)[0]));
+      if (results.length !== 1 || results[0] !== "ok") {
+        throw new StoreError(
+          "damaged",
+          `lease database ${path} is damaged (${pragma}: ${results.join("; ")})`,
+          path,
+        );
+      }
+    }
+    const mode = (db.prepare("PRAGMA journal_mode = WAL").get() as Row).journal_mode;
+    if (mode !== "wal") {
+      throw new StoreError("io", `lease database ${path}: cannot use WAL (got ${mode})`, path);
+    }
+    db.exec("PRAGMA synchronous = FULL");
+  }
+
+  /** The database file. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** Number of committed transactions since opening. */
+  get commits(): number {
+    return this.#commits;
+  }
+
+  /** The journal mode and `synchronous` level in force (2 = FULL), for checks and tests. */
+  settings(): { journalMode: string; synchronous: number } {
+    return this.#read("reading settings", () => ({
+      journalMode: (this.#stmt("PRAGMA journal_mode").get() as Row).journal_mode as string,
+      synchronous: (this.#stmt("PRAGMA synchronous").get() as Row).synchronous as number,
+    }));
+  }
+
+  #stmt(sql: string): StatementSync {
+    if (this.#closed) throw new StoreError("closed", "the binding store is closed", this.#path);
+    let s = this.#stmts.get(sql);
+    if (!s) {
+      s = this.#db.prepare(sql);
+      this.#stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  #read<T>(doing: string, f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      throw storeErrorFrom(e, this.#path, doing);
+    }
+  }
+
+  get(key: LeaseKey): Lease | undefined {
+    const k = canonicalKey(key);
+    return this.#read("reading a lease", () => {
+      const r = this.#stmt(
+        `SELECT ${LEASE_COLUMNS} FROM lease WHERE addr = ? AND plen = ? AND kind = ?`,
+      )
+        .get(ipv6ToBytes(k.value), k.prefixLength, k.kind) as Row | undefined;
+      return r ? rowToLease(r) : undefined;
+    });
+  }
+
+  getByClient(clientDuid: string, iaid?: number): Lease[] {
+    const duid = normaliseDuid(clientDuid);
+    if (duid === undefined || duid === "") return [];
+    return this.#read("reading leases by client", () => {
+      const rows = iaid === undefined
+        ? this.#stmt(
+          `SELECT ${LEASE_COLUMNS} FROM lease WHERE client_duid = ? ORDER BY addr, plen, kind`,
+        ).all(duid)
+        : this.#stmt(
+          `SELECT ${LEASE_COLUMNS} FROM lease WHERE client_duid = ? AND iaid = ?
+           ORDER BY addr, plen, kind`,
+        ).all(duid, iaid);
+      return (rows as Row[]).map(rowToLease);
+    });
+  }
+
+  list(query: LeaseQuery = {}): LeasePage {
+    const limit = pageLimit(query.limit);
+    const where: string[] = [];
+    const args: (string | number | Uint8Array)[] = [];
+    if (query.after !== undefined) {
+      const c = decodeCursor(query.after);
+      where.push("(addr, plen, kind) > (?, ?, ?)");
+      args.push(ipv6ToBytes(c.value), c.prefixLength, c.kind);
+    }
+    if (query.kind !== undefined) {
+      where.push("kind = ?");
+      args.push(query.kind);
+    }
+    if (query.status !== undefined) {
+      const s: readonly BindingStatus[] = typeof query.status === "string"
+        ? [query.status]
+        : query.status;
+      if (s.length === 0) return { leases: [] };
+      where.push(`status IN (${s.map(() => "?").join(", ")})`);
+      args.push(...s);
+    }
+    if (query.clientDuid !== undefined) {
+      const d = normaliseDuid(query.clientDuid);
+      if (d === undefined) throw new StoreError("invalid", `not a DUID: ${query.clientDuid}`);
+      where.push("client_duid = ?");
+      args.push(d);
+    }
+    if (query.relationship !== undefined) {
+      where.push("relationship = ?");
+      args.push(query.relationship);
+    }
+    if (query.pool !== undefined) {
+      where.push("pool = ?");
+      args.push(query.pool);
+    }
+    if (query.owner !== undefined) {
+      where.push("owner = ?");
+      args.push(query.owner);
+    }
+    const sql = `SELECT ${LEASE_COLUMNS} FROM lease ${
+      where.length ? `WHERE ${where.join(" AND ")}` : ""
+    } ORDER BY addr, plen, kind LIMIT ?`;
+    args.push(limit + 1);
+    const rows = this.#read("listing leases", () => this.#stmt(sql).all(...args) as Row[]);
+    const leases = rows.slice(0, limit).map(rowToLease);
+    return rows.length > limit ? { leases, next: encodeCursor(leases[limit - 1]) } : { leases };
+  }
+
+  *#chunks(sql: string, extra: (string | number)[]): IterableIterator<Lease> {
+    // Keyset paging: each chunk is a short read; nothing is held open between chunks, so
+    // writers are never blocked and 1,000,000 rows never sit in memory at once.
+    let after: Uint8Array | undefined, plen = 0, kind = "";
+    while (true) {
+      const rows = this.#read(
+        "iterating leases",
+        () =>
+          (after === undefined
+            ? this.#stmt(sql.replace("$AFTER", "1")).all(...extra, CHUNK)
+            : this.#stmt(sql.replace("$AFTER", "(addr, plen, kind) > (?, ?, ?)"))
+              .all(after, plen, kind, ...extra, CHUNK)) as Row[],
+      );
+      for (const r of rows) yield rowToLease(r);
+      if (rows.length < CHUNK) return;
+      const last = rows[rows.length - 1];
+      after = last.addr as Uint8Array;
+      plen = last.plen as number;
+      kind = last.kind as string;
+    }
+  }
+
+  needingUpdate(relationship?: string): IterableIterator<Lease> {
+    return relationship === undefined
+      ? this.#chunks(
+        `SELECT ${LEASE_COLUMNS} FROM lease INDEXED BY lease_pending
+         WHERE $AFTER AND (update_pending OR ack_pending) ORDER BY addr, plen, kind LIMIT ?`,
+        [],
+      )
+      : this.#chunks(
+        `SELECT ${LEASE_COLUMNS} FROM lease INDEXED BY lease_pending
+         WHERE $AFTER AND (update_pending OR ack_pending) AND relationship = ?
+         ORDER BY addr, plen, kind LIMIT ?`,
+        [relationship],
+      );
+  }
+
+  all(relationship?: string): IterableIterator<Lease> {
+    return relationship === undefined
+      ? this.#chunks(
+        `SELECT ${LEASE_COLUMNS} FROM lease WHERE $AFTER ORDER BY addr, plen, kind LIMIT ?`,
+        [],
+      )
+      : this.#chunks(
+        `SELECT ${LEASE_COLUMNS} FROM lease WHERE $AFTER AND relationship = ?
+         ORDER BY addr, plen, kind LIMIT ?`,
+        [relationship],
+      );
+  }
+
+  count(): number {
+    return this.#read(
+      "counting leases",
+      () => (this.#stmt("SELECT count(*) AS n FROM lease").get() as Row).n as number,
+    );
+  }
+
+  countByPool(): PoolStatusCount[] {
+    return this.#read("counting leases by pool", () =>
+      (this.#stmt(
+        `SELECT pool, owner, status, count(*) AS n FROM lease
+         GROUP BY pool, owner, status ORDER BY pool, owner, status`,
+      ).all() as Row[]).map((r) => ({
+        pool: r.pool as string,
+        owner: r.owner as PoolOwner,
+        status: r.status as BindingStatus,
+        count: r.n as number,
+      })));
+  }
+
+  nextExpiry(): number | undefined {
+    return this.#read("finding the next expiry", () => {
+      const r = this.#stmt("SELECT min(due) AS t FROM lease WHERE due > 0").get() as Row;
+      return typeof r.t === "number" ? r.t : undefined;
+    });
+  }
+
+  dueBy(time: number, limit = 1000): Lease[] {
+    const n = pageLimit(limit);
+    return this.#read("finding due leases", () =>
+      (this.#stmt(
+        `SELECT ${LEASE_COLUMNS} FROM lease WHERE due > 0 AND due <= ?
+         ORDER BY due, addr, plen, kind LIMIT ?`,
+      ).all(time, n) as Row[]).map(rowToLease));
+  }
+
+  getEndpointState(relationship: string): EndpointStateRecord | undefined {
+    return this.#read("reading endpoint state", () => {
+      const r = this.#stmt("SELECT * FROM endpoint_state WHERE relationship = ?").get(
+        relationship,
+      ) as Row | undefined;
+      return r ? rowToEndpoint(r) : undefined;
+    });
+  }
+
+  listEndpointStates(): EndpointStateRecord[] {
+    return this.#read(
+      "reading endpoint states",
+      () =>
+        (this.#stmt("SELECT * FROM endpoint_state ORDER BY relationship").all() as Row[]).map(
+          rowToEndpoint,
+        ),
+    );
+  }
+
+  getServerDuid(): string | undefined {
+    return this.#read("reading the server DUID", () => {
+      const r = this.#stmt("SELECT value FROM server WHERE key = 'duid'").get() as
+        | Row
+        | undefined;
+      return r ? r.value as string : undefined;
+    });
+  }
+
+  apply(writes: readonly StoreWrite[]): void {
+    if (this.#closed) throw new StoreError("closed", "the binding store is closed", this.#path);
+    const ws = canonicalWrites(writes); // validate all before touching the file
+    if (ws.length === 0) return;
+    const upsert = this.#stmt(
+      // an UPSERT, not INSERT OR REPLACE: a renewal rewrites only the indexes whose
+      // columns changed instead of deleting and re-inserting the row
+      `INSERT INTO lease (${LEASE_COLUMNS})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (addr, plen, kind) DO UPDATE SET ${UPDATE_SET}`,
+    );
+    const del = this.#stmt("DELETE FROM lease WHERE addr = ? AND plen = ? AND kind = ?");
+    const endpoint = this.#stmt(
+      `INSERT OR REPLACE INTO endpoint_state (relationship, state, previous_state,
+         start_time_of_state, partner_state, partner_start_time_of_state, partner_flags,
+         partner_down_time, last_contact_time, last_operation_time, mclt)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const duid = this.#stmt("INSERT OR REPLACE INTO server (key, value) VALUES ('duid', ?)");
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+    } catch (e) {
+      throw storeErrorFrom(e, this.#path, "starting a transaction");
+    }
+    try {
+      for (const w of ws) {
+        switch (w.type) {
+          case "lease": {
+            const l = w.lease; // canonical: the address parses
+            upsert.run(
+              l.kind,
+              ipv6ToBytes(parseIPv6(l.address)!),
+              l.prefixLength,
+              l.address,
+              l.clientDuid,
+              l.iaid,
+              l.status,
+              l.preferredLifetime,
+              l.validLifetime,
+              l.expirationTime,
+              l.partnerLifetime,
+              l.ackedPartnerLifetime,
+              l.cltTime,
+              l.partnerRawCltTime,
+              l.startTimeOfState,
+              l.stateExpirationTime,
+              l.updatePending ? 1 : 0,
+              l.ackPending ? 1 : 0,
+              l.owner,
+              l.relationship,
+              l.pool,
+              dueTime(l),
+            );
+            break;
+          }
+          case "delete-lease": {
+            const k = w.key;
+            del.run(ipv6ToBytes(parseIPv6(k.address)!), k.prefixLength ?? 128, k.kind);
+            break;
+          }
+          case "endpoint-state": {
+            const r = w.record;
+            endpoint.run(
+              r.relationship,
+              r.state,
+              r.previousState,
+              r.startTimeOfState,
+              r.partnerState,
+              r.partnerStartTimeOfState,
+              r.partnerFlags,
+              r.partnerDownTime,
+              r.lastContactTime,
+              r.lastOperationTime,
+              r.mclt,
+            );
+            break;
+          }
+          case "server-duid":
+            duid.run(w.duid);
+            break;
+        }
+      }
+      this.#db.exec("COMMIT");
+    } catch (e) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch { /* the transaction may already be gone */ }
+      throw storeErrorFrom(e, this.#path, "committing");
+    }
+    this.#commits++;
+  }
+
+  upsert(leases: readonly Lease[]): void {
+    this.apply(leases.map((lease) => ({ type: "lease", lease })));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stmts.clear();
+    try {
+      this.#db.close();
+    } catch (e) {
+      throw storeErrorFrom(e, this.#path, "closing");
+    }
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * IPv6 arithmetic on `bigint`: parsing, RFC 5952 text, prefixes and ranges.
+ *
+ * An address is a `bigint` in `[0, 2^128)`; a prefix is an address plus a length.
+ * Parsing never throws: it returns `undefined` for text that is not an address.
+ *
+ * @module
+ */
+
+/** The number of addresses in the whole IPv6 space, 2^128. */
+export const IPV6_SPACE: bigint = 1n << 128n;
+
+/** The largest IPv6 address, `ffff:…:ffff`. */
+export const IPV6_MAX: bigint = IPV6_SPACE - 1n;
+
+/** An IPv6 prefix: `address` has no bits set beyond `length`. */
+export interface Prefix {
+  /** The first address of the prefix (host bits zero). */
+  address: bigint;
+  /** Prefix length in bits, 0–128. */
+  length: number;
+}
+
+/** An inclusive range of addresses, `start <= end`. */
+export interface AddressRange {
+  /** First address in the range. */
+  start: bigint;
+  /** Last address in the range (inclusive). */
+  end: bigint;
+}
+
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+const DOTTED_QUAD = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+function parseGroups(part: string, allowV4: boolean): number[] | undefined {
+  if (part === "") return [];
+  const out: number[] = [];
+  const pieces = part.split(":");
+  for (let i = 0; i < pieces.length; i++) {
+    const p = pieces[i];
+    if (allowV4 && i === pieces.length - 1 && p.includes(".")) {
+      const m = DOTTED_QUAD.exec(p);
+      if (!m) return undefined;
+      const b = m.slice(1).map((x) => Number(x));
+      if (b.some((x, j) => x > 255 || (m[j + 1].length > 1 && m[j + 1][0] === "0"))) {
+        return undefined;
+      }
+      out.push((b[0] << 8) | b[1], (b[2] << 8) | b[3]);
+    } else {
+      if (!HEX_GROUP.test(p)) return undefined;
+      out.push(parseInt(p, 16));
+    }
+  }
+  return out;
+}
+
+/**
+ * Parses IPv6 text (any RFC 4291 §2.2 form, including `::` and a trailing dotted quad).
+ * A zone (`%eth0`) is not accepted. Returns `undefined` when the text is not an address.
+ */
+export function parseIPv6(text: string): bigint | undefined {
+  if (typeof text !== "string" || text.length === 0 || text.length > 45) return undefined;
+  const dbl = text.indexOf("::");
+  let groups: number[];
+  if (dbl >= 0) {
+    if (text.indexOf("::", dbl + 1) >= 0) return undefined;
+    const head = parseGroups(text.slice(0, dbl), false);
+    const tail = parseGroups(text.slice(dbl + 2), true);
+    if (!head || !tail) return undefined;
+    const missing = 8 - head.length - tail.length;
+    if (missing < 1) return undefined;
+    groups = [...head, ...new Array<number>(missing).fill(0), ...tail];
+  } else {
+    const all = parseGroups(text, true);
+    if (!all || all.length !== 8) return undefined;
+    groups = all;
+  }
+  let hex = "0x";
+  for (const g of groups) hex += g.toString(16).padStart(4, "0");
+  return BigInt(hex);
+}
+
+/**
+ * Formats an address as RFC 5952 text: lower case, no leading zeros, the longest run
+ * (first if tied) of two or more zero groups shortened to `::`; IPv4-mapped addresses
+ * (`::ffff:0:0/96`) end in a dotted quad (RFC 5952 §5).
+ */
+export function formatIPv6(addr: bigint): string {
+  if (addr < 0n || addr > IPV6_MAX) throw new RangeError(`not an IPv6 address: ${addr}`);
+  const full = addr.toString(16).padStart(32, "0");
+  const groups: number[] = [];
+  for (let i = 0; i < 32; i += 4) groups.push(parseInt(full.slice(i, i + 4), 16));
+  if (addr >> 32n === 0xffffn) {
+    const v4 = Number(addr & 0xffff_ffffn);
+    return `::ffff:${v4 >>> 24}.${(v4 >>> 16) & 255}.${(v4 >>> 8) & 255}.${v4 & 255}`;
+  }
+  let bestStart = -1, bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(":");
+  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+}
+
+/** The mask with the first `length` bits set. */
+export function prefixMask(length: number): bigint {
+  if (!Number.isInteger(length) || length < 0 || length > 128) {
+    throw new RangeError(`bad prefix length: ${length}`);
+  }
+  return length === 0 ? 0n : (IPV6_MAX >> BigInt(128 - length)) << BigInt(128 - length);
+}
+
+/** Result of {@linkcode parsePrefix}. */
+export type PrefixParse =
+  | { ok: true; prefix: Prefix }
+  | { ok: false; reason: "syntax" | "address" | "length" | "host-bits" };
+
+/**
+ * Parses `addr/len`. With `strict` (the default) host bits beyond the length must be zero;
+ * otherwise they are cleared.
+ */
+export function parsePrefix(text: string, strict = true): PrefixParse {
+  if (typeof text !== "string") return { ok: false, reason: "syntax" };
+  const slash = text.indexOf("/");
+  if (slash < 0) return { ok: false, reason: "syntax" };
+  const address = parseIPv6(text.slice(0, slash));
+  if (address === undefined) return { ok: false, reason: "address" };
+  const lenText = text.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(lenText)) return { ok: false, reason: "length" };
+  const length = Number(lenText);
+  if (length > 128) return { ok: false, reason: "length" };
+  const network = address & prefixMask(length);
+  if (strict && network !== address) return { ok: false, reason: "host-bits" };
+  return { ok: true, prefix: { address: network, length } };
+}
+
+/** Formats a prefix as `addr/len` with RFC 5952 address text. */
+export function formatPrefix(p: Prefix): string {
+  return `${formatIPv6(p.address)}/${p.length}`;
+}
+
+/** Compares two addresses: negative, zero or positive. */
+export function compareIPv6(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** `addr + n`, or `undefined` when the result leaves the IPv6 space. */
+export function addIPv6(addr: bigint, n: bigint | number): bigint | undefined {
+  const r = addr + BigInt(n);
+  return r < 0n || r > IPV6_MAX ? undefined : r;
+}
+
+/** The last address of a prefix. */
+export function prefixLast(p: Prefix): bigint {
+  return p.address | (IPV6_MAX ^ prefixMask(p.length));
+}
+
+/** The prefix as an inclusive address range. */
+export function prefixRange(p: Prefix): AddressRange {
+  return { start: p.address, end: prefixLast(p) };
+}
+
+/** Whether `addr` lies inside prefix `p`. */
+export function prefixContains(p: Prefix, addr: bigint): boolean {
+  return (addr & prefixMask(p.length)) === p.address;
+}
+
+/** Whether prefix `inner` lies entirely inside prefix `outer`. */
+export function prefixContainsPrefix(outer: Prefix, inner: Prefix): boolean {
+  return inner.length >= outer.length && prefixContains(outer, inner.address);
+}
+
+/** Whether two inclusive ranges share at least one address. */
+export function rangesOverlap(a: AddressRange, b: AddressRange): boolean {
+  return a.start <= b.end && b.start <= a.end;
+}
+
+/** Number of addresses in an inclusive range. */
+export function rangeSize(r: AddressRange): bigint {
+  return r.end - r.start + 1n;
+}
+
+/** The `n`-th address (0-based) of a range, or `undefined` when `n` is outside it. */
+export function nthAddress(r: AddressRange, n: bigint | number): bigint | undefined {
+  const i = BigInt(n);
+  if (i < 0n) return undefined;
+  const a = r.start + i;
+  return a > r.end ? undefined : a;
+}
+
+/**
+ * The `n`-th prefix (0-based) of length `delegatedLength` inside `p`
+ * (e.g. the 3rd /56 of a /48), or `undefined` when out of range.
+ */
+export function nthPrefix(
+  p: Prefix,
+  delegatedLength: number,
+  n: bigint | number,
+): Prefix | undefined {
+  if (delegatedLength < p.length || delegatedLength > 128) return undefined;
+  const i = BigInt(n);
+  const count = 1n << BigInt(delegatedLength - p.length);
+  if (i < 0n || i >= count) return undefined;
+  return { address: p.address + (i << BigInt(128 - delegatedLength)), length: delegatedLength };
+}
+
+function nibble(hex: string, i: number): number {
+  const c = hex.charCodeAt(i);
+  return c <= 57 ? c - 48 : c - 87; // '0'-'9', 'a'-'f'
+}
+
+/** The 16 network-order bytes of an address. */
+export function ipv6ToBytes(addr: bigint): Uint8Array {
+  if (addr < 0n || addr > IPV6_MAX) throw new RangeError(`not an IPv6 address: ${addr}`);
+  const hex = addr.toString(16).padStart(32, "0");
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) out[i] = (nibble(hex, i * 2) << 4) | nibble(hex, i * 2 + 1);
+  return out;
+}
+
+/** The address held in 16 network-order bytes starting at `offset`. */
+export function bytesToIPv6(bytes: Uint8Array, offset = 0): bigint {
+  if (offset < 0 || offset + 16 > bytes.length) {
+    throw new RangeError(`need 16 bytes at offset ${offset}, have ${bytes.length - offset}`);
+  }
+  let hex = "0x";
+  for (let i = 0; i < 16; i++) hex += bytes[offset + i].toString(16).padStart(2, "0");
+  return BigInt(hex);
+}
+
+/** Canonical RFC 5952 text of an address given as text, or `undefined` if it is not one. */
+export function canonicalIPv6(text: string): string | undefined {
+  const a = parseIPv6(text);
+  return a === undefined ? undefined : formatIPv6(a);
+}
