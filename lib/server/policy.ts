@@ -1,0 +1,120 @@
+/**
+ * The seam between the DHCPv6 core and failover (issue 6): a {@linkcode FailoverPolicy} says
+ * whether a message may be answered at all in the current endpoint state, whether a lease
+ * may go to a client, which lifetimes a client may get (MCLT caps), how a granted lease is
+ * stamped for the partner, and what expiry does. {@linkcode standalonePolicy} is the
+ * no-partner behaviour: serve everything, lifetimes as configured.
+ *
+ * @module
+ */
+
+import type { BindingStatus, Lease, LeaseKind } from "../store/types.ts";
+
+/** What the policy is asked before any processing of a client message. */
+export interface AdmitQuery {
+  /** Client message type (SOLICIT, REQUEST, …). */
+  msgType: number;
+  /** True when the message carries a Server Identifier and it is ours. */
+  serverIdIsOurs: boolean;
+  /** Name of the selected subnet, if any. */
+  subnet?: string;
+  /** Failover relationship of that subnet, `null`/absent when none. */
+  relationship?: string | null;
+}
+
+/** A candidate for allocation: an address or delegated prefix and what the view holds for it. */
+export interface Candidate {
+  /** `na` or `pd`. */
+  kind: LeaseKind;
+  /** The address or first address of the prefix. */
+  address: bigint;
+  /** 128 for an address. */
+  prefixLength: number;
+  /** Pool the candidate comes from (`""` for a reservation outside pools). */
+  pool: string;
+  /** Relationship of the subnet, `null` when none. */
+  relationship: string | null;
+  /** The stored lease, when there is one. */
+  existing?: Lease;
+}
+
+/** Lifetimes a client would get, and the context to cap them. */
+export interface LifetimeQuery {
+  /** `na` or `pd`. */
+  kind: LeaseKind;
+  /** Configured preferred lifetime, seconds. */
+  preferred: number;
+  /** Configured valid lifetime, seconds. */
+  valid: number;
+  /** The lease before this grant (absent for a fresh address). */
+  before?: Lease;
+  /** Relationship of the subnet, `null` when none. */
+  relationship: string | null;
+  /** Now, ms. */
+  now: number;
+}
+
+/**
+ * Failover gating of the core. Every method must be pure (no I/O); the engine of issue 6
+ * implements it over its current endpoint state.
+ */
+export interface FailoverPolicy {
+  /** A short name for logs and tests. */
+  readonly name: string;
+  /** Whether the server may answer this message at all (responsive / renew-responsive / unresponsive). */
+  admits(query: AdmitQuery): boolean;
+  /**
+   * Whether `candidate` may be given to client `clientDuid` now. Called for leases not already
+   * ACTIVE for this client; ACTIVE leases of other clients and ABANDONED ones never get here.
+   */
+  mayAllocate(candidate: Candidate, clientDuid: string, now: number): boolean;
+  /** The preferred and valid lifetimes to grant (MCLT caps in failover). */
+  lifetimes(query: LifetimeQuery): { preferred: number; valid: number };
+  /** Final touches on a lease about to be committed (e.g. `updatePending`, `owner`). */
+  stamp(after: Lease, before: Lease | undefined, now: number): Lease;
+  /**
+   * The lease after its due time passed (`expirationTime` of an ACTIVE lease,
+   * `stateExpirationTime` otherwise), or `undefined` to leave it as it is.
+   */
+  expire(lease: Lease, now: number): Lease | undefined;
+}
+
+/** Statuses a standalone server may hand to any client (everything but ACTIVE and ABANDONED). */
+export const STANDALONE_REUSABLE: ReadonlySet<BindingStatus> = new Set<BindingStatus>([
+  "EXPIRED",
+  "RELEASED",
+  "PENDING-FREE",
+  "FREE",
+  "FREE-BACKUP",
+  "RESET",
+]);
+
+/**
+ * No partner: answer everything, hand out anything not ACTIVE or ABANDONED, lifetimes as
+ * configured, leases stored as given. Expiry: ACTIVE -> EXPIRED when the valid lifetime ends;
+ * ABANDONED -> RESET (client forgotten) when its hold time ends; any other timer is cleared.
+ */
+export const standalonePolicy: FailoverPolicy = {
+  name: "standalone",
+  admits: () => true,
+  mayAllocate: (c) => c.existing === undefined || STANDALONE_REUSABLE.has(c.existing.status),
+  lifetimes: (q) => ({ preferred: Math.min(q.preferred, q.valid), valid: q.valid }),
+  stamp: (after) => after,
+  expire: (lease, now) => {
+    if (lease.status === "ACTIVE") {
+      return { ...lease, status: "EXPIRED", startTimeOfState: now, stateExpirationTime: 0 };
+    }
+    if (lease.status === "ABANDONED") {
+      return {
+        ...lease,
+        status: "RESET",
+        clientDuid: "",
+        startTimeOfState: now,
+        stateExpirationTime: 0,
+      };
+    }
+    // Any other status with a timer (left by a former failover setup): nothing to do but
+    // clear the timer so the lease stops coming due.
+    return lease.stateExpirationTime === 0 ? undefined : { ...lease, stateExpirationTime: 0 };
+  },
+};

@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { emptyLease } from "../../lib/store/lease.ts";
+import type { Lease } from "../../lib/store/types.ts";
+import { LeaseIndex } from "../../lib/server/lease_index.ts";
+import { clientHex } from "./helpers.ts";
+
+function lease(i: number, over: Partial<Lease> = {}): Lease {
+  return {
+    ...emptyLease({ kind: "na", address: `2001:db8::${(i + 1).toString(16)}` }, "ACTIVE"),
+    clientDuid: clientHex(i % 3),
+    expirationTime: 1000 + i,
+    pool: "p",
+    ...over,
+  };
+}
+
+Deno.test("lease index: get, getByClient and occupancy follow apply", () => {
+  const ix = LeaseIndex.from([lease(0), lease(1), lease(2), lease(3)]);
+  assert.equal(ix.size, 4);
+  assert.equal(ix.get({ kind: "na", address: "2001:db8::1" })?.clientDuid, clientHex(0));
+  assert.equal(ix.get({ kind: "na", address: "2001:0db8:0::1" }), undefined, "get: canonical only");
+  assert.equal(ix.lookup({ kind: "na", address: "2001:0DB8:0::1" })?.clientDuid, clientHex(0));
+  assert.equal(ix.lookup({ kind: "na", address: "nonsense" }), undefined);
+  assert.equal(ix.get({ kind: "pd", address: "2001:db8::1" }), undefined);
+  assert.deepEqual(ix.getByClient(clientHex(0)).map((l) => l.address).sort(), [
+    "2001:db8::1",
+    "2001:db8::4",
+  ]);
+  assert.equal(ix.getByClient(clientHex(0).toUpperCase()).length, 2);
+  assert.equal(ix.poolOccupancy("p"), 4);
+  ix.apply([{ before: lease(0), after: lease(0, { status: "RELEASED" }) }]);
+  assert.equal(ix.poolOccupancy("p"), 3);
+  ix.apply([{
+    before: lease(1),
+    after: lease(1, { clientDuid: clientHex(2), status: "ABANDONED" }),
+  }]);
+  assert.equal(ix.poolOccupancy("p"), 3);
+  assert.deepEqual(ix.getByClient(clientHex(1)), []);
+  assert.equal(ix.poolOccupancy("nope"), 0);
+});
+
+Deno.test("lease index: revert restores `before`, deletes fresh rows, skips replaced ones", () => {
+  const ix = LeaseIndex.from([lease(0)]);
+  const a = { before: lease(0), after: lease(0, { clientDuid: clientHex(5) }) };
+  const b = { after: lease(9) };
+  ix.apply([a, b]);
+  assert.equal(ix.size, 2);
+  ix.revert([a, b]);
+  assert.equal(ix.size, 1);
+  assert.equal(ix.get({ kind: "na", address: "2001:db8::1" })?.clientDuid, clientHex(0));
+  assert.deepEqual(ix.getByClient(clientHex(5)), []);
+  // A later change wins over the revert of an earlier one.
+  const first = { before: lease(0), after: lease(0, { iaid: 1 }) };
+  const second = { before: first.after, after: lease(0, { iaid: 2 }) };
+  ix.apply([first]);
+  ix.apply([second]);
+  ix.revert([first]);
+  assert.equal(ix.get({ kind: "na", address: "2001:db8::1" })?.iaid, 2);
+});
+
+Deno.test("lease index: due heap returns leases in due order, each once, skipping stale entries", () => {
+  const ix = LeaseIndex.from([5, 3, 9, 1, 7].map((i) => lease(i)));
+  assert.equal(ix.nextDue(), 1001);
+  // Lease 3 is renewed: its old due time is stale.
+  ix.apply([{ before: lease(3), after: lease(3, { expirationTime: 5000 }) }]);
+  const due = ix.takeDue(1008);
+  assert.deepEqual(due.map((l) => l.expirationTime), [1001, 1005, 1007]);
+  assert.equal(ix.nextDue(), 1009);
+  assert.deepEqual(ix.takeDue(1008), []);
+  assert.deepEqual(ix.takeDue(10_000, 1).map((l) => l.expirationTime), [1009]);
+  assert.deepEqual(ix.takeDue(10_000).map((l) => l.expirationTime), [5000]);
+  assert.equal(ix.nextDue(), undefined);
+});
+
+Deno.test("lease index: due heap keeps order over many random due times", () => {
+  const times = Array.from({ length: 500 }, (_, i) => ((i * 7919) % 997) + 1);
+  const ix = LeaseIndex.from(times.map((t, i) => lease(i, { expirationTime: t })));
+  const out = ix.takeDue(10_000, 10_000).map((l) => l.expirationTime);
+  assert.deepEqual(out, [...times].sort((a, b) => a - b));
+});
