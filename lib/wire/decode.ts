@@ -62,6 +62,85 @@ function join(path: string, seg: string): string {
   return path === "" ? seg : `${path}.${seg}`;
 }
 
+/**
+ * An option path, written out only when an error needs it (decoding stays free of string
+ * work): the option with `code` whose header is at `at`, in the option list starting at
+ * `listStart` under `up`. Its index among same-code siblings is counted when written.
+ */
+class LazyPath {
+  constructor(
+    readonly up: Path,
+    readonly listStart: number,
+    readonly at: number,
+    readonly code: number,
+  ) {}
+}
+type Path = string | LazyPath;
+
+function pathText(b: Uint8Array, p: Path): string {
+  if (typeof p === "string") return p;
+  let idx = 0;
+  for (let i = p.listStart; i < p.at; i += 4 + ((b[i + 2] << 8) | b[i + 3])) {
+    if (((b[i] << 8) | b[i + 1]) === p.code) idx++;
+  }
+  return join(pathText(b, p.up), `${optionShortName(p.code)}[${idx}]`);
+}
+
+/** `SCALAR_OPTIONS` as an array indexed by code (a fast lookup on the hot path). */
+const SCALAR_BY_CODE: (readonly [string, 1 | 2 | 4] | undefined)[] = [];
+for (const [code, layout] of Object.entries(SCALAR_OPTIONS)) SCALAR_BY_CODE[Number(code)] = layout;
+
+/** The typed form of a fixed-size integer option (`SCALAR_OPTIONS`), as a literal shape. */
+function scalarOption(code: number, field: string, v: number): KnownOption {
+  switch (code) {
+    case 7:
+      return { code, preference: v };
+    case 8:
+      return { code, elapsedTime: v };
+    case 19:
+      return { code, reconfMsgType: v };
+    case 32:
+      return { code, informationRefreshTime: v };
+    case 46:
+      return { code, cltTime: v };
+    case 82:
+      return { code, solMaxRt: v };
+    case 83:
+      return { code, infMaxRt: v };
+    case 100:
+      return { code, baseTime: v };
+    case 114:
+      return { code, bindingStatus: v };
+    case 115:
+    case 119:
+    case 131:
+      return { code, flags: v };
+    case 120:
+      return { code, expirationTime: v };
+    case 121:
+      return { code, maxUnackedBndupd: v };
+    case 122:
+      return { code, mclt: v };
+    case 123:
+      return { code, partnerLifetime: v };
+    case 124:
+      return { code, partnerLifetimeSent: v };
+    case 125:
+      return { code, partnerDownTime: v };
+    case 126:
+      return { code, partnerRawCltTime: v };
+    case 128:
+      return { code, keepaliveTime: v };
+    case 132:
+      return { code, serverState: v };
+    case 133:
+      return { code, startTimeOfState: v };
+    case 134:
+      return { code, stateExpirationTime: v };
+  }
+  return { code, [field]: v } as unknown as KnownOption;
+}
+
 type Fail = { minimumLength: number };
 
 class Decoder {
@@ -97,7 +176,7 @@ class Decoder {
   message(
     start: number,
     end: number,
-    path: string,
+    path: Path,
     depth: number,
     relays: number,
     top: boolean,
@@ -137,26 +216,24 @@ class Decoder {
   options(
     start: number,
     end: number,
-    path: string,
+    path: Path,
     depth: number,
     relays: number,
     parentCode: number | undefined,
     top: boolean,
   ): DhcpOption[] {
     const out: DhcpOption[] = [];
-    const counts = new Map<number, number>();
-    const parent = parentCode === undefined ? {} : { parentCode };
     let i = start;
     while (i < end) {
       if (end - i < 4) {
         if (!(top && this.truncated)) {
           this.errors.push({
             kind: "trailing-octets",
-            path,
+            path: pathText(this.b, path),
             offset: i,
             message: `${end - i} octet(s) after the last option, too few for an option header`,
             length: end - i,
-            ...parent,
+            ...(parentCode === undefined ? {} : { parentCode }),
           });
         }
         break;
@@ -164,9 +241,7 @@ class Decoder {
       const code = this.u16(i);
       const len = this.u16(i + 2);
       const ds = i + 4;
-      const idx = counts.get(code) ?? 0;
-      counts.set(code, idx + 1);
-      const p = join(path, `${optionShortName(code)}[${idx}]`);
+      const p = new LazyPath(path, start, i, code);
       if (ds + len > end) {
         const avail = end - ds;
         const data = this.b.slice(ds, end);
@@ -182,13 +257,13 @@ class Decoder {
         } else {
           this.errors.push({
             kind: "option-overrun",
-            path: p,
+            path: pathText(this.b, p),
             offset: i,
             message: `${optionName(code)} declares ${len} octets but only ${avail} remain`,
             code,
             declaredLength: len,
             availableLength: avail,
-            ...parent,
+            ...(parentCode === undefined ? {} : { parentCode }),
           });
           out.push({ code, malformed: true, length: len, availableLength: avail, data });
         }
@@ -214,13 +289,13 @@ class Decoder {
     ds: number,
     de: number,
     min: number,
-    path: string,
+    path: Path,
     at: number,
     parentCode?: number,
   ): MalformedOption {
     this.errors.push({
       kind: "option-too-short",
-      path,
+      path: pathText(this.b, path),
       offset: at,
       message: `${optionName(code)} has ${de - ds} octets, needs at least ${min}`,
       code,
@@ -235,7 +310,7 @@ class Decoder {
     code: number,
     ds: number,
     de: number,
-    path: string,
+    path: Path,
     at: number,
     parentCode: number | undefined,
     figures: { expectedLength?: number; maximumLength?: number; multipleOf?: number },
@@ -248,7 +323,7 @@ class Decoder {
       : `a multiple of ${figures.multipleOf}`;
     this.errors.push({
       kind: "option-bad-length",
-      path,
+      path: pathText(this.b, path),
       offset: at,
       message: `${optionName(code)} has ${len} octets, must have ${want}`,
       code,
@@ -268,14 +343,14 @@ class Decoder {
     code: number,
     field: string,
     value: number | string,
-    path: string,
+    path: Path,
     at: number,
     parentCode: number | undefined,
     why: string,
   ): void {
     this.errors.push({
       kind: "invalid-value",
-      path: join(path, field),
+      path: join(pathText(this.b, path), field),
       offset: at,
       message: `${optionName(code)} ${field}: ${why}`,
       code,
@@ -285,12 +360,26 @@ class Decoder {
     });
   }
 
+  /** A container nested past `maxDepth`: kept raw, with `option-nesting-too-deep`. */
+  tooDeep(code: number, ds: number, de: number, path: Path, at: number, depth: number): DhcpOption {
+    this.errors.push({
+      kind: "option-nesting-too-deep",
+      path: pathText(this.b, path),
+      offset: at,
+      message: `${optionName(code)} nested deeper than ${this.maxDepth} levels; kept raw`,
+      code,
+      depth: depth + 1,
+      limit: this.maxDepth,
+    });
+    return { code, raw: true, data: this.b.slice(ds, de) };
+  }
+
   /** Decodes the option whose data is `[ds, de)`; `at` is the offset of its header. */
   option(
     code: number,
     ds: number,
     de: number,
-    path: string,
+    path: Path,
     at: number,
     depth: number,
     relays: number,
@@ -298,7 +387,7 @@ class Decoder {
   ): DhcpOption {
     const len = de - ds;
     const b = this.b;
-    const scalar = SCALAR_OPTIONS[code];
+    const scalar = SCALAR_BY_CODE[code];
     if (scalar !== undefined) {
       const [field, size] = scalar;
       if (len < size) return this.tooShort(code, ds, de, size, path, at, parentCode);
@@ -311,24 +400,13 @@ class Decoder {
       } else if (code === 132 && !isKnownFailoverState(value)) {
         this.invalid(code, field, value, path, ds, parentCode, `${value} is not a failover state`);
       }
-      return { code, [field]: value } as unknown as KnownOption;
+      return scalarOption(code, field, value);
     }
-    const container = (skip: number): DhcpOption[] | undefined => {
-      if (depth + 1 > this.maxDepth) return undefined;
-      return this.options(ds + skip, de, path, depth + 1, relays, code, false);
-    };
-    const tooDeep = (): DhcpOption => {
-      this.errors.push({
-        kind: "option-nesting-too-deep",
-        path,
-        offset: at,
-        message: `${optionName(code)} nested deeper than ${this.maxDepth} levels; kept raw`,
-        code,
-        depth: depth + 1,
-        limit: this.maxDepth,
-      });
-      return { code, raw: true, data: b.slice(ds, de) };
-    };
+    const container = (skip: number): DhcpOption[] | undefined =>
+      depth + 1 > this.maxDepth
+        ? undefined
+        : this.options(ds + skip, de, path, depth + 1, relays, code, false);
+    const tooDeep = (): DhcpOption => this.tooDeep(code, ds, de, path, at, depth);
     switch (code) {
       case 1:
       case 2:
@@ -503,7 +581,7 @@ class Decoder {
     s: number,
     e: number,
     field: string,
-    path: string,
+    path: Path,
     parentCode: number | undefined,
   ): string | { lossy: string } {
     try {
@@ -519,7 +597,7 @@ class Decoder {
     s: number,
     e: number,
     field: string,
-    path: string,
+    path: Path,
     parentCode: number | undefined,
   ): { name: string; partial: boolean } | undefined {
     const r = decodeName(this.b, s, e, true);
@@ -557,7 +635,7 @@ class Decoder {
     ds: number,
     de: number,
     skip: number,
-    path: string,
+    path: Path,
     at: number,
     depth: number,
     relays: number,
@@ -568,7 +646,7 @@ class Decoder {
       const relayDepth = relays + this.countRelayChain(ms, de);
       this.errors.push({
         kind: "relay-nesting-too-deep",
-        path,
+        path: pathText(this.b, path),
         offset: at,
         message: `relay chain of ${relayDepth} relay headers exceeds ${this.maxRelays} ` +
           `(HOP_COUNT_LIMIT ${this.hopCountLimit}); not decoded deeper`,
@@ -580,7 +658,7 @@ class Decoder {
     if (depth + 1 > this.maxDepth) {
       this.errors.push({
         kind: "option-nesting-too-deep",
-        path,
+        path: pathText(this.b, path),
         offset: at,
         message: `${optionName(code)} nested deeper than ${this.maxDepth} levels; kept raw`,
         code,

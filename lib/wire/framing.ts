@@ -108,11 +108,29 @@ export class Deframer {
   /** Adds a chunk of the stream and returns the frames it completed. */
   push(chunk: Uint8Array): DeframeResult {
     if (this.#error) return { frames: [], error: this.#error };
-    if (chunk.length > 0) {
-      this.#chunks.push(chunk.slice());
-      this.#buffered += chunk.length;
-    }
     const frames: Frame[] = [];
+    let rest = chunk;
+    if (this.#buffered === 0) {
+      // Fast path: frames wholly inside the chunk are cut out of it directly; only an
+      // unfinished tail is copied into the buffer.
+      let pos = 0;
+      while (chunk.length - pos >= 2) {
+        const size = (chunk[pos] << 8) | chunk[pos + 1];
+        if (size > this.#max || chunk.length - pos < 2 + size) break;
+        frames.push({
+          offset: this.#offset,
+          size,
+          data: chunk.slice(pos + 2, pos + 2 + size),
+        });
+        this.#offset += 2 + size;
+        pos += 2 + size;
+      }
+      rest = pos === 0 ? chunk : chunk.subarray(pos);
+    }
+    if (rest.length > 0) {
+      this.#chunks.push(rest.slice());
+      this.#buffered += rest.length;
+    }
     while (this.#buffered >= 2) {
       const size = (this.#peek(0) << 8) | this.#peek(1);
       if (size > this.#max) {

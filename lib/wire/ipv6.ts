@@ -5,14 +5,17 @@
  * @module
  */
 
+/** Scratch groups for `formatIPv6Bytes` (synchronous, so one buffer serves every call). */
+const GROUPS = new Uint16Array(8);
+
 /**
  * RFC 5952 text of the 16 octets at `offset`: lower case, no leading zeros, the longest
  * run of two or more zero groups (the first on a tie) as `::`; IPv4-mapped addresses
  * (`::ffff:0:0/96`) in mixed notation, `::ffff:192.0.2.1` (RFC 5952 §5).
  */
 export function formatIPv6Bytes(bytes: Uint8Array, offset = 0): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((bytes[offset + 2 * i] << 8) | bytes[offset + 2 * i + 1]);
+  const g = GROUPS;
+  for (let i = 0; i < 8; i++) g[i] = (bytes[offset + 2 * i] << 8) | bytes[offset + 2 * i + 1];
   if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
     const b = offset + 12;
     return `::ffff:${bytes[b]}.${bytes[b + 1]}.${bytes[b + 2]}.${bytes[b + 3]}`;
@@ -32,9 +35,17 @@ export function formatIPv6Bytes(bytes: Uint8Array, offset = 0): string {
     }
     i = j;
   }
-  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(":");
-  if (bestStart < 0) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+  let s = "";
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      s += "::";
+      i += bestLen - 1;
+      continue;
+    }
+    if (i > 0 && i !== bestStart + bestLen) s += ":";
+    s += g[i].toString(16);
+  }
+  return s;
 }
 
 function groups(part: string, allowV4: boolean): number[] | undefined {

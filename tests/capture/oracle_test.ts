@@ -10,6 +10,11 @@ import { type TcpEvent, TcpReassembler } from "../../lib/capture/tcp_reassembly.
 import { readTransport } from "../../lib/capture/transport.ts";
 import { StreamFrameIndex } from "../../lib/capture/stream_index.ts";
 import { chunked, collect, splitLengthPrefixed } from "./_helpers.ts";
+import { type DecodeIo, runDecode } from "../../cli/decode.ts";
+import { timestampDiffMs, timestampToIso } from "../../lib/capture/messages.ts";
+import { FakeClock } from "../../lib/util/clock.ts";
+import { decodeMessage } from "../../lib/wire/decode.ts";
+import { messageToJson } from "../../lib/wire/render.ts";
 
 const DIR = new URL("../../../shared/captures/", import.meta.url);
 
@@ -294,4 +299,151 @@ Deno.test("StreamFrameIndex merges runs and forgets consumed ranges", () => {
   assert.equal(idx.size, 50);
   assert.equal(idx.span(0, 10).frame, null, "forgotten");
   assert.deepEqual(idx.span(995, 1010).frame, ref(99));
+});
+
+// ---------------------------------------------------------------------------------------
+// `failover6 decode --json` against every entry of every expect file.
+// ---------------------------------------------------------------------------------------
+
+type Json = Record<string, unknown>;
+
+/** Fields our JSON adds to the oracle's (checked separately below). */
+const ADDED = new Set(["time", "conn", "pairedFrame", "rttMs"]);
+
+/** Runs `decode --json` in-process on a file (or on `-` fed in chunks) and parses the lines. */
+async function decodeJson(name: string, stdin?: Uint8Array[]): Promise<Json[]> {
+  let out = "";
+  const io: DecodeIo = {
+    write: (t) => {
+      out += t;
+      return Promise.resolve();
+    },
+    flush: () => Promise.resolve(),
+    stderr: (t) => {
+      throw new Error(`unexpected stderr: ${t}`);
+    },
+    stderrIsTerminal: () => false,
+    stdin: () => ReadableStream.from(stdin ?? []),
+    clock: new FakeClock(0),
+  };
+  const file = stdin ? "-" : new URL(name, DIR).pathname;
+  await runDecode(file, { json: true }, io);
+  return out.trimEnd().split("\n").map((l) => JSON.parse(l));
+}
+
+/**
+ * Deep comparison of our options with the oracle's. The one deliberate difference: a relay
+ * chain deeper than HOP_COUNT_LIMIT + 1 headers stops at the limit with the innermost
+ * RELAY_MSG kept raw (`data`), while the oracle holds the full 40-level tree; there the raw
+ * octets, decoded with the limits lifted, must equal the oracle's subtree.
+ */
+function compareTree(ours: unknown, theirs: unknown, at: string): number {
+  if (Array.isArray(theirs)) {
+    assert.ok(Array.isArray(ours), `${at}: array expected`);
+    assert.equal(ours.length, theirs.length, `${at}: length`);
+    return theirs.reduce((n: number, t, i) => n + compareTree(ours[i], t, `${at}[${i}]`), 0);
+  }
+  if (theirs !== null && typeof theirs === "object") {
+    const o = ours as Json;
+    const t = theirs as Json;
+    assert.ok(o !== null && typeof o === "object", `${at}: object expected`);
+    if (t.code === 9 && "message" in t && "data" in o && !("message" in o)) {
+      const { code, name, length } = o;
+      assert.deepStrictEqual({ code, name, length }, {
+        code: t.code,
+        name: t.name,
+        length: t.length,
+      });
+      const deep = decodeMessage(hexOctets(o.data as string), { hopCountLimit: 64, maxDepth: 128 });
+      assert.deepStrictEqual(deep.errors, [], `${at}: raw relay message decodes cleanly`);
+      assert.deepStrictEqual(messageToJson(deep.message!), t.message, `${at}.message`);
+      return 1;
+    }
+    assert.deepStrictEqual(Object.keys(o).sort(), Object.keys(t).sort(), `${at}: keys`);
+    return Object.keys(t).reduce((n, k) => n + compareTree(o[k], t[k], `${at}.${k}`), 0);
+  }
+  assert.deepStrictEqual(ours, theirs, at);
+  return 0;
+}
+
+function hexOctets(hex: string): Uint8Array {
+  return Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
+}
+
+for (const name of Object.keys(FILES)) {
+  Deno.test({
+    name: `oracle ${name}: decode --json equals every expect.json entry`,
+    ignore: !available,
+    fn: async () => {
+      const expect: Json[] = JSON.parse(
+        await Deno.readTextFile(new URL(`${name}.expect.json`, DIR)),
+      );
+      const ours = await decodeJson(name);
+      assert.equal(ours.length, expect.length, "message count");
+      let limited = 0;
+      expect.forEach((e, i) => {
+        const o = ours[i];
+        const at = `${name} message ${i} (frame ${e.frame})`;
+        for (const k of Object.keys(o)) {
+          assert.ok(k in e || ADDED.has(k), `${at}: field ${k} is not in the oracle`);
+        }
+        for (const k of Object.keys(e)) {
+          assert.ok(k in o, `${at}: field ${k} missing`);
+          if (k === "options") limited += compareTree(o.options, e.options, `${at}.options`);
+          else assert.deepStrictEqual(o[k], e[k], `${at}: ${k}`);
+        }
+        // Added fields: ISO time, and BNDUPD pairing checked against the oracle's own entries.
+        assert.equal(o.time, timestampToIso(e.timestamp as string), `${at}: time`);
+        if (e.transport === "tcp") assert.equal(typeof o.conn, "number", `${at}: conn`);
+        else assert.ok(!("conn" in o), at);
+        if (e.msgType === 25) {
+          const upd = expect.slice(0, i).findLast((u) =>
+            u.msgType === 24 && u.transactionId === e.transactionId && u.src === e.dst &&
+            u.sport === e.dport
+          );
+          assert.ok(upd, `${at}: the oracle has the BNDUPD`);
+          assert.equal(o.pairedFrame, upd.frame, `${at}: pairedFrame`);
+          assert.equal(
+            o.rttMs,
+            timestampDiffMs(upd.timestamp as string, e.timestamp as string),
+            `${at}: rttMs`,
+          );
+        } else {
+          assert.ok(!("pairedFrame" in o) && !("rttMs" in o), `${at}: only BNDREPLY is paired`);
+        }
+      });
+      const deep = expect.filter((e) =>
+        (e.errors as Json[]).some((x) => x.kind === "relay-nesting-too-deep")
+      );
+      assert.equal(limited, deep.length, "each over-deep relay chain is checked past our limit");
+    },
+  });
+}
+
+Deno.test({
+  name: "oracle: decode - (stdin in 1-13 octet chunks) gives the same JSON as the file",
+  ignore: !available,
+  fn: async () => {
+    for (const name of Object.keys(FILES)) {
+      const bytes = await Deno.readFile(new URL(name, DIR));
+      const chunks: Uint8Array[] = [];
+      const sizes = [1, 13, 2, 7, 3, 11, 5];
+      for (let i = 0, k = 0; i < bytes.length; k++) {
+        const n = sizes[k % sizes.length];
+        chunks.push(bytes.slice(i, i + n));
+        i += n;
+      }
+      assert.deepStrictEqual(await decodeJson(name, chunks), await decodeJson(name), name);
+    }
+  },
+});
+
+Deno.test({
+  name: "oracle rttMs: milliseconds between decimal timestamps, exact to the nanosecond",
+  fn: () => {
+    assert.equal(timestampDiffMs("1709294410.000000", "1709294411.000000"), 1000);
+    assert.equal(timestampDiffMs("1709294420.101500", "1709294420.600000"), 498.5);
+    assert.equal(timestampDiffMs("1709294420.999999999", "1709294421.000000001"), 0.000002);
+    assert.equal(timestampDiffMs("1709294421.5", "1709294421.25"), -250);
+  },
 });
