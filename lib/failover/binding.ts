@@ -1,0 +1,107 @@
+/**
+ * Binding (lease) states of RFC 8156 §7.2 (Figures 2–3, digest §4): wire codes, which statuses
+ * carry a timeout, the transitions a failover endpoint makes on its own (PENDING-FREE and where
+ * it leads), and the conversion between engine time (ms since the Unix epoch) and failover
+ * absolute time on the wire (seconds since 2000-01-01).
+ *
+ * @module
+ */
+
+import { failoverTimeToUnix, unixToFailoverTime } from "../util/clock.ts";
+import { BINDING_STATUS_CODE, type BindingStatus, type Lease } from "../store/types.ts";
+import { addressOwner } from "./pool.ts";
+
+export type { BindingStatus };
+
+const BY_CODE: readonly (BindingStatus | undefined)[] = [
+  undefined,
+  "ACTIVE",
+  "EXPIRED",
+  "RELEASED",
+  "PENDING-FREE",
+  "FREE",
+  "FREE-BACKUP",
+  "ABANDONED",
+  "RESET",
+];
+
+/** OPTION_F_BINDING_STATUS code of a status (§5.5.1). */
+export function bindingStatusCode(status: BindingStatus): number {
+  return BINDING_STATUS_CODE[status];
+}
+
+/** The status of an OPTION_F_BINDING_STATUS code; `undefined` for 0 (reserved) and above 8. */
+export function bindingStatusFromCode(code: number): BindingStatus | undefined {
+  return Number.isInteger(code) ? BY_CODE[code] : undefined;
+}
+
+/**
+ * Whether a status has a timeout in this implementation (§7.2 leaves it to the implementation):
+ * only ACTIVE, whose timeout is the client's expiry. A BNDUPD carries
+ * OPTION_F_STATE_EXPIRATION_TIME, OPTION_F_PARTNER_LIFETIME and OPTION_F_EXPIRATION_TIME iff
+ * the status has a timeout (§7.4).
+ */
+export function statusHasTimeout(status: BindingStatus): boolean {
+  return status === "ACTIVE";
+}
+
+/** The statuses that become PENDING-FREE once the partner acknowledges them (§7.2 (4)). */
+export function leavesOnAck(status: BindingStatus): boolean {
+  return status === "EXPIRED" || status === "RELEASED" || status === "RESET";
+}
+
+/**
+ * Where PENDING-FREE leads (§7.2 (5), (6), §4.2.2): a delegated prefix (proportional
+ * allocation) returns to the primary as FREE; an address (independent allocation) returns to
+ * the owner of its half: FREE for the primary's (low-order bit 1), FREE-BACKUP for the
+ * secondary's (bit 0). Figure 3 swaps these rows; the text wins (docs/decisions.md D1).
+ */
+export function pendingFreeTarget(lease: Pick<Lease, "kind" | "address">): BindingStatus {
+  if (lease.kind === "pd") return "FREE";
+  return addressOwner(lease.address) === "primary" ? "FREE" : "FREE-BACKUP";
+}
+
+/**
+ * The lease after the partner acknowledged a BNDUPD that announced `status` (EXPIRED,
+ * RELEASED or RESET): through PENDING-FREE (skipped, as §7.2 allows) to FREE or FREE-BACKUP,
+ * with the new start-time-of-state. Other statuses are returned unchanged.
+ */
+export function afterAcknowledged(lease: Lease, now: number): Lease {
+  if (!leavesOnAck(lease.status)) return lease;
+  const status = pendingFreeTarget(lease);
+  return {
+    ...lease,
+    status,
+    owner: lease.kind === "pd" ? "primary" : addressOwner(lease.address),
+    startTimeOfState: now,
+    stateExpirationTime: 0,
+  };
+}
+
+/** A stable text key of a lease: `na 2001:db8::1/128`. */
+export function leaseKeyText(l: Pick<Lease, "kind" | "address" | "prefixLength">): string {
+  return `${l.kind} ${l.address}/${l.prefixLength}`;
+}
+
+/** Failover absolute time (s since 2000, mod 2^32) of an engine time in ms; 0 stays 0. */
+export function toWireTime(ms: number): number {
+  if (ms <= 0) return 0;
+  return unixToFailoverTime(Math.floor(ms / 1000));
+}
+
+/** Engine time (ms since the Unix epoch) of a failover absolute time; 0 stays 0. */
+export function fromWireTime(t: number): number {
+  if (t <= 0) return 0;
+  return failoverTimeToUnix(t) * 1000;
+}
+
+/**
+ * The signed difference `a − b` in seconds between two failover absolute times, taking the
+ * 2^32 wrap into account (the shorter way round).
+ */
+export function wireTimeDiff(a: number, b: number): number {
+  let d = (a - b) % 0x1_0000_0000;
+  if (d > 0x8000_0000) d -= 0x1_0000_0000;
+  if (d < -0x8000_0000) d += 0x1_0000_0000;
+  return d;
+}

@@ -1,0 +1,370 @@
+/**
+ * The TCP shell of the failover connection (RFC 8156 §6.1): the primary connects to the
+ * secondary and keeps retrying with backoff (less often after a rejection); the secondary
+ * listens (TCP 647 by default), drops peers it has no relationship with, and hands each
+ * connection to the {@linkcode EngineDriver} of the relationship named in the CONNECT.
+ * Optional STARTTLS (RFC 7653 §8.2, §9.1) comes from `tls.ts`.
+ *
+ * @module
+ */
+
+import { FAILOVER_PORT } from "../wire/types.ts";
+import { Deframer } from "../wire/framing.ts";
+import { decodeMessage } from "../wire/decode.ts";
+import { findOption } from "../wire/options.ts";
+import { canonicalIPv6 } from "../util/ipv6.ts";
+import type { EngineDriver, Transport } from "./driver.ts";
+
+/** Something to read octets from and write octets to (a `Deno.Conn` or a TLS connection). */
+export interface ByteStream {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+/** Turns Nagle's algorithm off where the stream allows it (small messages, no 40 ms stalls). */
+export function noDelay(conn: unknown): void {
+  const c = conn as { setNoDelay?: (on: boolean) => void };
+  try {
+    c.setNoDelay?.(true);
+  } catch {
+    // not a TCP connection
+  }
+}
+
+/** Wraps a byte stream as a {@linkcode Transport}; `closed` tells why the engine closed it. */
+export function streamTransport(
+  conn: ByteStream,
+): Transport & { closedBy?: { reason: string; rejected: boolean } } {
+  let closed = false;
+  const t: Transport & { closedBy?: { reason: string; rejected: boolean } } = {
+    async write(data: Uint8Array): Promise<void> {
+      let off = 0;
+      while (off < data.length) off += await conn.write(data.subarray(off));
+    },
+    close(info?: { reason: string; rejected: boolean }): void {
+      if (info) t.closedBy = info;
+      if (closed) return;
+      closed = true;
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    },
+  };
+  return t;
+}
+
+/** Reads `conn` into the driver until EOF or error; returns why it ended. */
+export async function readInto(
+  conn: ByteStream,
+  driver: EngineDriver,
+  first?: Uint8Array,
+  onChunk?: () => void,
+): Promise<string> {
+  if (first && first.length > 0) {
+    driver.receive(first);
+    onChunk?.();
+  }
+  const buf = new Uint8Array(64 * 1024);
+  try {
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) return "closed by the partner";
+      driver.receive(buf.subarray(0, n));
+      onChunk?.();
+    }
+  } catch (e) {
+    return `connection error: ${(e as Error)?.message ?? e}`;
+  }
+}
+
+/** Retry periods of the primary (ms). */
+export interface BackoffPolicy {
+  /** First retry after a lost connection (default 1000). */
+  initialMs: number;
+  /** Longest period between retries (default 30000). */
+  maxMs: number;
+  /** Period after a rejection (CONNECTREPLY with a status, or DISCONNECT; default 60000). */
+  rejectedMs: number;
+}
+
+/** Establishes the failover TCP connection (plain or, through `tls.ts`, secured). */
+export type Connector = (hostname: string, port: number) => Promise<ByteStream>;
+
+/** Options of {@linkcode runPrimary}. */
+export interface PrimaryOptions {
+  driver: EngineDriver;
+  /** The secondary's address. */
+  hostname: string;
+  /** Default 647. */
+  port?: number;
+  backoff?: Partial<BackoffPolicy>;
+  /** How to connect (default `Deno.connect`); `tls.ts` provides a STARTTLS connector. */
+  connect?: Connector;
+  /** One line per connection event. */
+  log?: (line: string) => void;
+}
+
+/** A running connection loop. */
+export interface ConnectionHandle {
+  /** Stops retrying, sends DISCONNECT if connected, closes. */
+  stop(): Promise<void>;
+  /** Resolves when the loop has ended. */
+  done: Promise<void>;
+}
+
+function sleep(ms: number, signal: { stopped: boolean; wake?: () => void }): Promise<void> {
+  return new Promise((resolve) => {
+    const id = setTimeout(resolve, ms);
+    signal.wake = () => {
+      clearTimeout(id);
+      resolve();
+    };
+  });
+}
+
+/**
+ * The primary's side (§6.1): connect, run the engine over the connection, and after it ends
+ * retry — `initialMs` doubling up to `maxMs`, or `rejectedMs` after a rejection — until
+ * stopped. The driver must have been started.
+ */
+export function runPrimary(options: PrimaryOptions): ConnectionHandle {
+  const port = options.port ?? FAILOVER_PORT;
+  const policy: BackoffPolicy = {
+    initialMs: options.backoff?.initialMs ?? 1000,
+    maxMs: options.backoff?.maxMs ?? 30_000,
+    rejectedMs: options.backoff?.rejectedMs ?? 60_000,
+  };
+  const connect: Connector = options.connect ??
+    ((hostname, p) => Deno.connect({ hostname, port: p, transport: "tcp" }));
+  const log = options.log ?? (() => {});
+  const driver = options.driver;
+  const signal: { stopped: boolean; wake?: () => void; conn?: ByteStream } = { stopped: false };
+  const done = (async () => {
+    let delay = policy.initialMs;
+    while (!signal.stopped) {
+      let conn: ByteStream;
+      try {
+        conn = await connect(options.hostname, port);
+      } catch (e) {
+        log(`connect to [${options.hostname}]:${port} failed: ${(e as Error)?.message ?? e}`);
+        await sleep(delay, signal);
+        delay = Math.min(policy.maxMs, delay * 2);
+        continue;
+      }
+      if (signal.stopped) {
+        conn.close();
+        break;
+      }
+      noDelay(conn);
+      signal.conn = conn;
+      const transport = streamTransport(conn);
+      log(`connected to [${options.hostname}]:${port}`);
+      driver.attach(transport, options.hostname);
+      let sawOk = false;
+      const why = await readInto(conn, driver, undefined, () => {
+        if (driver.state.comms.phase === "ok") sawOk = true;
+      });
+      signal.conn = undefined;
+      driver.detach(why, transport);
+      if (signal.stopped) break;
+      const rejected = transport.closedBy?.rejected === true;
+      if (sawOk) delay = policy.initialMs;
+      const wait = rejected ? Math.max(policy.rejectedMs, delay) : delay;
+      log(`connection ended (${transport.closedBy?.reason ?? why}); retrying in ${wait} ms`);
+      await sleep(wait, signal);
+      if (!sawOk && !rejected) delay = Math.min(policy.maxMs, delay * 2);
+    }
+  })();
+  return {
+    done,
+    async stop() {
+      signal.stopped = true;
+      signal.wake?.();
+      await driver.stop();
+      try {
+        signal.conn?.close();
+      } catch {
+        // closed
+      }
+      await done;
+    },
+  };
+}
+
+/** A listener that yields connections (a `Deno.Listener` fits). */
+export interface ConnListener {
+  accept(): Promise<ByteStream & { remoteAddr: Deno.Addr }>;
+  close(): void;
+  addr: Deno.Addr;
+}
+
+/** Prepares an accepted connection, e.g. answers STARTTLS and upgrades (see `tls.ts`). */
+export type Acceptor = (
+  conn: ByteStream & { remoteAddr: Deno.Addr },
+) => Promise<{ stream: ByteStream; first?: Uint8Array } | undefined>;
+
+/** Options of {@linkcode runSecondary}. */
+export interface SecondaryOptions {
+  /** One driver per relationship this server is secondary in (started). */
+  drivers: EngineDriver[];
+  /** Address to listen on (default `::`). */
+  hostname?: string;
+  /** Default 647; 0 picks a free port (see the handle's `addr`). */
+  port?: number;
+  /** Addresses of the primaries; connections from anywhere else are dropped (§6.1). */
+  allowedPeers?: string[];
+  /** Per-connection preparation (STARTTLS); default: none. */
+  accept?: Acceptor;
+  /** A listener to use instead of `Deno.listen`. */
+  listener?: ConnListener;
+  log?: (line: string) => void;
+}
+
+/** A running listener. */
+export interface ListenerHandle extends ConnectionHandle {
+  /** Where it listens. */
+  addr: Deno.NetAddr;
+}
+
+function normalise(address: string): string {
+  const a = address.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
+  const v4mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a);
+  if (v4mapped) return v4mapped[1];
+  return canonicalIPv6(a) ?? a;
+}
+
+/** Reads until one whole frame is buffered; returns the octets read, or undefined on EOF. */
+async function readFirstFrame(conn: ByteStream): Promise<Uint8Array | undefined> {
+  const d = new Deframer();
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(65_537);
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) return undefined;
+    const c = buf.slice(0, n);
+    chunks.push(c);
+    const r = d.push(c);
+    if (r.frames.length > 0 || r.error) break;
+  }
+  const size = chunks.reduce((k, c) => k + c.length, 0);
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/** The driver for a connection, chosen by the CONNECT's relationship name (§6.2). */
+function pickDriver(first: Uint8Array, drivers: EngineDriver[]): EngineDriver | undefined {
+  const size = (first[0] << 8) | first[1];
+  const { message } = decodeMessage(first.subarray(2, 2 + size));
+  const name = message?.kind === "failover" && message.msgType === 31
+    ? findOption(message.options, 130)?.relationshipName
+    : undefined;
+  if (name !== undefined) {
+    const d = drivers.find((x) => x.relationship === name);
+    if (d) return d;
+  }
+  // No (known) name: with a single relationship the driver answers (and rejects) itself.
+  return drivers.length === 1 ? drivers[0] : undefined;
+}
+
+/**
+ * The secondary's side (§6.1): listen, drop connections from unknown peers, and run each
+ * accepted connection on the driver its CONNECT names. A new connection for a relationship
+ * replaces the old one.
+ */
+export function runSecondary(options: SecondaryOptions): ListenerHandle {
+  const listener: ConnListener = options.listener ??
+    Deno.listen({
+      hostname: options.hostname ?? "::",
+      port: options.port ?? FAILOVER_PORT,
+      transport: "tcp",
+    });
+  const log = options.log ?? (() => {});
+  const allowed = options.allowedPeers?.map(normalise);
+  const open = new Set<ByteStream>();
+  let stopped = false;
+  const serve = async (conn: ByteStream & { remoteAddr: Deno.Addr }) => {
+    const peer = "hostname" in conn.remoteAddr ? normalise(conn.remoteAddr.hostname) : "";
+    if (allowed && !allowed.includes(peer)) {
+      log(`dropping a connection from ${peer}: no relationship with it (§6.1)`);
+      conn.close();
+      return;
+    }
+    open.add(conn);
+    noDelay(conn);
+    try {
+      let stream: ByteStream = conn;
+      let first: Uint8Array | undefined;
+      if (options.accept) {
+        const prepared = await options.accept(conn);
+        if (!prepared) return;
+        stream = prepared.stream;
+        first = prepared.first;
+        open.add(stream);
+      }
+      first = first && first.length >= 2 ? first : await readFirstFrame(stream);
+      if (!first) return;
+      const driver = pickDriver(first, options.drivers);
+      if (!driver) {
+        log(`dropping a connection from ${peer}: CONNECT names no relationship served here`);
+        stream.close();
+        return;
+      }
+      log(`connection from ${peer} for relationship ${JSON.stringify(driver.relationship)}`);
+      const transport = streamTransport(stream);
+      driver.attach(transport, peer);
+      const why = await readInto(stream, driver, first);
+      // Only if this connection is still the driver's (a newer one may have replaced it).
+      driver.detach(why, transport);
+      open.delete(stream);
+    } catch (e) {
+      log(`connection from ${peer} failed: ${(e as Error)?.message ?? e}`);
+    } finally {
+      open.delete(conn);
+      try {
+        conn.close();
+      } catch {
+        // closed
+      }
+    }
+  };
+  const done = (async () => {
+    while (!stopped) {
+      let conn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        break;
+      }
+      serve(conn);
+    }
+  })();
+  return {
+    addr: listener.addr as Deno.NetAddr,
+    done,
+    async stop() {
+      stopped = true;
+      for (const d of options.drivers) await d.stop();
+      try {
+        listener.close();
+      } catch {
+        // closed
+      }
+      for (const c of open) {
+        try {
+          c.close();
+        } catch {
+          // closed
+        }
+      }
+      await done;
+    },
+  };
+}

@@ -1,0 +1,494 @@
+/**
+ * The imperative shell around the pure engine for one failover endpoint: it feeds the engine
+ * events (bytes from the connection through the RFC 5460 `Deframer`, timers, operator
+ * commands, lease changes) and carries out its actions: sends framed messages on a
+ * {@linkcode Transport}, writes `persist` actions to the {@linkcode BindingStore} through a
+ * {@linkcode BatchCommitter} and lets a message that follows a write reach the wire only after
+ * that write has committed (BNDREPLY after storage, §7.5.2), runs the engine's timers on an
+ * injected {@linkcode Scheduler}, and answers `read-bindings` from the store.
+ *
+ * The transport is anything that can write octets and close: `connection.ts` plugs TCP (and
+ * TLS) sockets in; tests and the scriptable partner can plug their own.
+ *
+ * @module
+ */
+
+import { Deframer } from "../wire/framing.ts";
+import { frameMessage } from "../wire/framing.ts";
+import { decodeMessage } from "../wire/decode.ts";
+import { encodeMessage } from "../wire/encode.ts";
+import type { FailoverMessage } from "../wire/types.ts";
+import type { WireError } from "../wire/errors.ts";
+import type { Clock } from "../util/clock.ts";
+import { BatchCommitter } from "../store/batch.ts";
+import type { BindingStore, Lease, StoreWrite } from "../store/types.ts";
+import {
+  createEngine,
+  type EngineConfig,
+  type EngineState,
+  lookupKeys,
+  stepMany,
+} from "./engine.ts";
+import type { Action, EndpointStateName, Event, OperatorCommand } from "./types.ts";
+import { leaseKeyText } from "./binding.ts";
+import { RealScheduler, type Scheduler } from "./scheduler.ts";
+
+/** Where the driver writes octets. */
+export interface Transport {
+  /** Writes all of `data`; resolves when written. */
+  write(data: Uint8Array): Promise<void>;
+  /**
+   * Closes the connection (idempotent). `info` is given when the engine asked for the close:
+   * why, and whether the CONNECT exchange failed (a primary then retries less often, §6.1).
+   */
+  close(info?: { reason: string; rejected: boolean }): void;
+}
+
+/** Observers of what flows through a driver (logging, pcap writing, tests). */
+export interface DriverHooks {
+  /** A message about to be written (after any storage commit it waits for). */
+  onSend?(message: FailoverMessage, bytes: Uint8Array): void;
+  /** A frame received, decoded (`message` absent when even the header was cut). */
+  onReceive?(message: FailoverMessage | undefined, bytes: Uint8Array, errors: WireError[]): void;
+  /** Every action the engine produced, in order. */
+  onAction?(action: Action): void;
+  /** The engine asked to close the connection. */
+  onClose?(reason: string, rejected: boolean): void;
+  /** A storage commit failed; the connection is closed (no BNDREPLY goes out). */
+  onStoreError?(error: unknown): void;
+}
+
+/** Options of {@linkcode EngineDriver}. */
+export interface DriverOptions {
+  /** The endpoint's configuration. */
+  config: EngineConfig;
+  /** Bindings and endpoint state. */
+  store: BindingStore;
+  /** The clock every event is stamped with. */
+  clock: Clock;
+  /** Timers (default: real timers on `clock`). */
+  scheduler?: Scheduler;
+  /** Grouped commits (default: a committer on `store` with a 0 ms window). */
+  committer?: BatchCommitter;
+  /** Observers. */
+  hooks?: DriverHooks;
+}
+
+/** Counters of the shell. */
+export interface DriverStats {
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  commits: number;
+}
+
+const NO_BARRIER: Promise<void> = Promise.resolve();
+
+/** Runs one engine: events in, actions out. */
+export class EngineDriver {
+  readonly #store: BindingStore;
+  readonly #clock: Clock;
+  readonly #scheduler: Scheduler;
+  readonly #committer: BatchCommitter;
+  readonly #hooks: DriverHooks;
+  readonly #config: EngineConfig;
+  #state: EngineState | undefined;
+  #transport: Transport | undefined;
+  #deframer = new Deframer();
+  #events: Event[] = [];
+  #draining = false;
+  /** Leases written but not yet committed, by key text (reads must see them). */
+  #overlay = new Map<string, Lease>();
+  #streams = new Map<number, Iterator<Lease>>();
+  /** Resolves when everything queued for the wire so far is written. */
+  #out: Promise<void> = NO_BARRIER;
+  /** Resolves when every write issued so far has committed. */
+  #barrier: Promise<void> = NO_BARRIER;
+  #pendingWrites = 0;
+  #stats: DriverStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, commits: 0 };
+  #stateListeners: ((from: EndpointStateName, to: EndpointStateName) => void)[] = [];
+  /** Transports that are gone: queued writes for them are dropped. */
+  #dead = new WeakSet<Transport>();
+
+  /** Creates a driver; call {@linkcode start} before anything else. */
+  constructor(options: DriverOptions) {
+    this.#config = options.config;
+    this.#store = options.store;
+    this.#clock = options.clock;
+    this.#scheduler = options.scheduler ?? new RealScheduler(options.clock);
+    this.#committer = options.committer ?? new BatchCommitter(options.store, { windowMs: 0 });
+    this.#hooks = options.hooks ?? {};
+  }
+
+  /** The engine state (after the last event). */
+  get state(): EngineState {
+    if (!this.#state) throw new Error("EngineDriver: start() has not been called");
+    return this.#state;
+  }
+
+  /** The endpoint state name, for convenience. */
+  get endpointState(): EndpointStateName {
+    return this.state.endpoint.state;
+  }
+
+  /** Counters. */
+  get stats(): DriverStats {
+    return { ...this.#stats };
+  }
+
+  /** The relationship name. */
+  get relationship(): string {
+    return this.#config.relationship;
+  }
+
+  /** True while a transport is attached. */
+  get attached(): boolean {
+    return this.#transport !== undefined;
+  }
+
+  /** Calls `fn` on every endpoint state change. */
+  onStateChange(fn: (from: EndpointStateName, to: EndpointStateName) => void): void {
+    this.#stateListeners.push(fn);
+  }
+
+  /** Creates the engine from the stored endpoint state (STARTUP, §8.3). */
+  start(): void {
+    const stored = this.#store.getEndpointState(this.#config.relationship);
+    const r = createEngine(this.#config, stored, this.#clock.now());
+    this.#state = r.state;
+    this.#execute(r.actions);
+  }
+
+  /** A connection to the partner is ready (after TLS, if any). */
+  attach(transport: Transport, peer?: string): void {
+    if (this.#transport) this.detach("replaced by a new connection");
+    this.#transport = transport;
+    this.#deframer = new Deframer();
+    this.#out = NO_BARRIER;
+    this.#dispatch({ type: "connection-up", peer });
+  }
+
+  /**
+   * The connection ended (EOF, error, or closed after a `close-connection`). With `transport`,
+   * only if that is still the attached one.
+   */
+  detach(reason: string, transport?: Transport): void {
+    if (!this.#transport) return;
+    if (transport && transport !== this.#transport) return;
+    const t = this.#transport;
+    this.#transport = undefined;
+    this.#dead.add(t);
+    t.close();
+    const rest = this.#deframer.finish();
+    if (rest) this.#hooks.onReceive?.(undefined, new Uint8Array(), [rest]);
+    this.#dispatch({ type: "connection-down", reason });
+  }
+
+  /** Octets from the connection, as TCP delivered them. */
+  receive(chunk: Uint8Array): void {
+    if (!this.#transport) return;
+    this.#stats.bytesIn += chunk.length;
+    const { frames, error } = this.#deframer.push(chunk);
+    const events: Event[] = [];
+    for (const f of frames) {
+      this.#stats.framesIn++;
+      const { message, errors } = decodeMessage(f.data);
+      const fo = message?.kind === "failover" ? message : undefined;
+      this.#hooks.onReceive?.(fo, f.data, errors);
+      if (!fo) {
+        events.push({
+          type: "message-received",
+          errors: message
+            ? [{
+              kind: "invalid-value",
+              path: "",
+              offset: f.offset,
+              message: `message type ${message.msgType} is not a failover message`,
+            } as WireError]
+            : errors,
+          bytes: f.data,
+        });
+        continue;
+      }
+      events.push({
+        type: "message-received",
+        message: fo,
+        errors,
+        bytes: f.data,
+        bindings: this.#lookup(fo),
+      });
+    }
+    if (error) {
+      this.#hooks.onReceive?.(undefined, new Uint8Array(), [error]);
+      events.push({ type: "message-received", errors: [error] });
+    }
+    if (events.length > 0) this.#dispatchMany(events);
+  }
+
+  /** An operator command (`partner-down`, `shutdown`). */
+  command(command: OperatorCommand): void {
+    this.#dispatch({ type: "operator-command", command });
+  }
+
+  /** The DHCPv6 server changed (and stored) a lease. */
+  leaseChanged(lease: Lease): void {
+    this.#dispatch({ type: "client-lease-changed", lease });
+  }
+
+  /** Resolves once every write and send issued so far is done. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const out = this.#out;
+      const barrier = this.#barrier;
+      await this.#committer.flush();
+      await barrier;
+      await out.catch(() => {});
+      if (out === this.#out && barrier === this.#barrier) return;
+    }
+  }
+
+  /** Sends DISCONNECT (shutdown), waits for the wire and the store, and cancels all timers. */
+  async stop(): Promise<void> {
+    if (this.#state && !this.#state.stopped) this.command("shutdown");
+    await this.idle();
+    this.#scheduler.cancelAll();
+    if (this.#transport) this.detach("stopped");
+    for (const id of [...this.#streams.keys()]) this.#streams.delete(id);
+  }
+
+  // --- internals ---
+
+  #lookup(m: FailoverMessage): Lease[] {
+    const keys = lookupKeys(this.state, m);
+    if (keys.length === 0) return [];
+    const out: Lease[] = [];
+    for (const k of keys) {
+      const text = leaseKeyText({
+        kind: k.kind,
+        address: k.address,
+        prefixLength: k.prefixLength ?? 128,
+      });
+      const o = this.#overlay.get(text);
+      if (o) {
+        out.push(o);
+        continue;
+      }
+      try {
+        const l = this.#store.get(k);
+        if (l) out.push(l);
+      } catch {
+        // An invalid key cannot be in the store; the engine rejects the lease itself.
+      }
+    }
+    return out;
+  }
+
+  #dispatch(e: Event): void {
+    this.#dispatchMany([e]);
+  }
+
+  #dispatchMany(events: Event[]): void {
+    if (!this.#state) throw new Error("EngineDriver: start() has not been called");
+    this.#events.push(...events);
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      while (this.#events.length > 0) {
+        const batch = this.#events;
+        const r = stepMany(this.#state, batch, this.#clock.now());
+        this.#state = r.state;
+        // Events not yet handled wait behind the answers to reads (put in front by #read).
+        this.#events = batch.slice(r.consumed);
+        this.#execute(r.actions);
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  /**
+   * Carries out one step's actions. Every write of the step goes into one commit; messages
+   * that come before the step's first write go out at once, the others after that commit
+   * (a message never overtakes a write that precedes it; order on the wire is kept).
+   */
+  #execute(actions: readonly Action[]): void {
+    const writes: StoreWrite[] = [];
+    const early: { message: FailoverMessage; bytes: Uint8Array }[] = [];
+    const late: { message: FailoverMessage; bytes: Uint8Array }[] = [];
+    let closing: { reason: string; rejected: boolean } | undefined;
+    for (const a of actions) {
+      this.#hooks.onAction?.(a);
+      switch (a.type) {
+        case "persist":
+          for (const w of a.writes) writes.push(w);
+          break;
+        case "send": {
+          let bytes: Uint8Array;
+          try {
+            bytes = encodeMessage(a.message);
+          } catch (e) {
+            this.#hooks.onAction?.({
+              type: "log",
+              level: "warn",
+              text: `cannot encode ${a.message.msgType}: ${(e as Error).message}`,
+            });
+            break;
+          }
+          (writes.length === 0 ? early : late).push({ message: a.message, bytes });
+          break;
+        }
+        case "set-timer":
+          this.#scheduler.set(
+            a.name,
+            a.at,
+            () => this.#dispatch({ type: "timer-fired", name: a.name }),
+          );
+          break;
+        case "cancel-timer":
+          this.#scheduler.cancel(a.name);
+          break;
+        case "close-connection":
+          closing = { reason: a.reason, rejected: a.rejected === true };
+          this.#hooks.onClose?.(a.reason, a.rejected === true);
+          break;
+        case "read-bindings":
+          this.#read(a.stream, a.source, a.limit);
+          break;
+        case "close-bindings":
+          this.#streams.delete(a.stream);
+          break;
+        case "state-changed":
+          for (const fn of this.#stateListeners) fn(a.from, a.to);
+          break;
+        case "alarm":
+        case "log":
+          break;
+      }
+    }
+    if (early.length > 0) this.#write(early);
+    if (writes.length > 0) this.#commit(writes);
+    if (late.length > 0) this.#write(late);
+    if (closing) {
+      const t = this.#transport;
+      if (t) {
+        this.#transport = undefined;
+        const info = closing;
+        this.#out = this.#out.catch(() => {}).then(() => {
+          this.#dead.add(t);
+          t.close(info);
+        });
+      }
+    }
+  }
+
+  #commit(writes: StoreWrite[]): void {
+    const leases: [string, Lease][] = [];
+    for (const w of writes) {
+      if (w.type === "lease") {
+        const k = leaseKeyText(w.lease);
+        this.#overlay.set(k, w.lease);
+        leases.push([k, w.lease]);
+      }
+    }
+    this.#pendingWrites++;
+    const p = this.#committer.write(writes).then(
+      () => {
+        this.#stats.commits++;
+        for (const [k, l] of leases) if (this.#overlay.get(k) === l) this.#overlay.delete(k);
+      },
+      (e) => {
+        for (const [k, l] of leases) if (this.#overlay.get(k) === l) this.#overlay.delete(k);
+        this.#hooks.onStoreError?.(e);
+        this.#hooks.onAction?.({
+          type: "alarm",
+          text: `storage commit failed, closing the connection: ${(e as Error)?.message ?? e}`,
+        });
+        if (this.#transport) this.detach("storage commit failed");
+        throw e;
+      },
+    ).finally(() => this.#pendingWrites--);
+    const prev = this.#barrier;
+    this.#barrier = Promise.all([prev, p]).then(() => {});
+    // Keep unhandled rejections out: the failure is reported above.
+    this.#barrier.catch(() => {});
+  }
+
+  #write(frames: { message: FailoverMessage; bytes: Uint8Array }[]): void {
+    const t = this.#transport;
+    if (!t) return;
+    let size = 0;
+    const framed = frames.map((f) => {
+      const b = frameMessage(f.bytes);
+      size += b.length;
+      return b;
+    });
+    const data = new Uint8Array(size);
+    let off = 0;
+    for (const b of framed) {
+      data.set(b, off);
+      off += b.length;
+    }
+    const barrier = this.#barrier;
+    this.#out = this.#out.then(() => barrier).then(() => {
+      if (this.#dead.has(t)) return;
+      for (const f of frames) this.#hooks.onSend?.(f.message, f.bytes);
+      this.#stats.framesOut += frames.length;
+      this.#stats.bytesOut += data.length;
+      return t.write(data);
+    }).catch(() => {
+      // A failed write (peer gone, or the commit before it failed): drop the connection.
+      this.#dead.add(t);
+      if (this.#transport === t) this.detach("write failed");
+    });
+  }
+
+  #read(
+    stream: number,
+    source: Extract<Action, { type: "read-bindings" }>["source"],
+    limit: number,
+  ): void {
+    const rel = this.#config.relationship;
+    let leases: Lease[] = [];
+    let done = false;
+    let counts;
+    try {
+      switch (source.kind) {
+        case "pool-counts":
+          counts = this.#store.countByPool();
+          done = true;
+          break;
+        case "list":
+          leases = this.#store.list({ ...source.query, relationship: rel }).leases;
+          done = true;
+          break;
+        default: {
+          let it = this.#streams.get(stream);
+          if (!it) {
+            it = source.kind === "all" ? this.#store.all(rel) : this.#store.needingUpdate(rel);
+            this.#streams.set(stream, it);
+          }
+          while (leases.length < limit) {
+            const n = it.next();
+            if (n.done) {
+              done = true;
+              break;
+            }
+            const o = this.#overlay.get(leaseKeyText(n.value));
+            leases.push(o ?? n.value);
+          }
+          if (done) this.#streams.delete(stream);
+        }
+      }
+    } catch (e) {
+      this.#hooks.onAction?.({
+        type: "alarm",
+        text: `reading bindings failed: ${(e as Error)?.message ?? e}`,
+      });
+      done = true;
+    }
+    // Answered before any event still waiting (see `stepMany`).
+    this.#events.unshift({ type: "bindings-read", stream, leases, done, counts });
+    if (!this.#draining) this.#dispatchMany([]);
+  }
+}
