@@ -38,6 +38,8 @@ interface Options {
   batch: number;
   keep: boolean;
   processes: 1 | 2;
+  /** Write a V8 CPU profile of the secondary process into this directory. */
+  profile?: string;
   /** Internal: run as the secondary child process. */
   child: boolean;
 }
@@ -52,6 +54,7 @@ function options(): Options {
       batch: { type: "string", default: "512" },
       processes: { type: "string", default: "2" },
       keep: { type: "boolean", default: false },
+      profile: { type: "string" },
       child: { type: "boolean", default: false },
     },
   });
@@ -73,6 +76,7 @@ function options(): Options {
     batch,
     keep: values.keep,
     processes,
+    profile: values.profile,
     child: values.child,
   };
 }
@@ -167,6 +171,10 @@ interface SecondaryResult {
   stored: number;
   peakRss: number;
   cpuSeconds: number;
+  /** The secondary's TCP reads and writes and store transactions. */
+  reads: number;
+  writes: number;
+  transactions: number;
 }
 
 /** The secondary: empty store, RECOVER, UPDREQALL; resolves at UPDDONE. */
@@ -179,11 +187,12 @@ async function secondarySide(
   let t0 = 0, t1 = 0, c0 = 0, c1 = 0, received = 0;
   const finished = Promise.withResolvers<void>();
   const sampler = rssSampler();
+  const committer = new BatchCommitter(store, { windowMs: 0, maxWriters: o.batch });
   const driver = new EngineDriver({
     config: { ...BASE_CONFIG, role: "secondary", maxUnackedBndupd: o.window },
     store,
     clock: systemClock,
-    committer: new BatchCommitter(store, { windowMs: 0, maxWriters: o.batch }),
+    committer,
     hooks: {
       onSend: (m) => {
         if (m.msgType === 29) {
@@ -213,9 +222,20 @@ async function secondarySide(
   const peakRss = sampler.stop();
   await driver.idle();
   const stored = store.count();
+  const { reads, writes } = driver.stats;
+  const transactions = committer.stats.transactions;
   await listener.stop();
   store.close();
-  return { received, seconds: (t1 - t0) / 1000, stored, peakRss, cpuSeconds: c1 - c0 };
+  return {
+    received,
+    seconds: (t1 - t0) / 1000,
+    stored,
+    peakRss,
+    cpuSeconds: c1 - c0,
+    reads,
+    writes,
+    transactions,
+  };
 }
 
 function cpuSeconds(): number {
@@ -254,6 +274,11 @@ function report(o: Options, r: SecondaryResult, primaryRss: number, primaryCpu: 
   );
   console.log(
     `window (max unacked BNDUPD): ${o.window}; bindings stored by the secondary: ${r.stored}`,
+  );
+  console.log(
+    `secondary: ${r.reads} TCP reads (${(r.received / r.reads).toFixed(1)} BNDUPDs each), ` +
+      `${r.writes} writes, ${r.transactions} store transactions ` +
+      `(${(r.stored / r.transactions).toFixed(1)} bindings each)`,
   );
   console.log(
     o.processes === 2
@@ -300,6 +325,7 @@ async function main(): Promise<void> {
       args: [
         "run",
         "-A",
+        ...(o.profile ? ["--cpu-prof", `--cpu-prof-dir=${o.profile}`] : []),
         new URL(import.meta.url).pathname,
         "--child",
         "--count",

@@ -138,7 +138,24 @@ function headerLength(o: EthernetOptions): number {
   return 14 + 4 * (o.vlanIds?.length ?? 0) + 40;
 }
 
-/** Builds an Ethernet/IPv6/UDP frame with a correct UDP checksum. */
+/**
+ * Builds an Ethernet/IPv6/UDP frame with a correct UDP checksum.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildUdp6Frame } from "@failover6/failover6";
+ *
+ * const frame = buildUdp6Frame({
+ *   src: "fe80::1",
+ *   dst: "ff02::1:2",
+ *   sport: 546,
+ *   dport: 547,
+ *   payload: new Uint8Array([1, 0, 0, 1]),
+ * });
+ * assert.equal(frame.length, 14 + 40 + 8 + 4); // Ethernet, IPv6, UDP, payload
+ * ```
+ */
 export function buildUdp6Frame(spec: Udp6Spec): Uint8Array {
   const udpLength = 8 + spec.payload.length;
   if (udpLength > 0xffff) {
@@ -160,7 +177,25 @@ export function buildUdp6Frame(spec: Udp6Spec): Uint8Array {
   return out;
 }
 
-/** Builds an Ethernet/IPv6/TCP frame with a correct TCP checksum. */
+/**
+ * Builds an Ethernet/IPv6/TCP frame with a correct TCP checksum.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildTcp6Frame } from "@failover6/failover6";
+ *
+ * const syn = buildTcp6Frame({
+ *   src: "2001:db8::1",
+ *   dst: "2001:db8::2",
+ *   sport: 40000,
+ *   dport: 647,
+ *   seq: 1000,
+ *   flags: { syn: true },
+ * });
+ * assert.equal(syn.length, 14 + 40 + 20); // Ethernet, IPv6, TCP header
+ * ```
+ */
 export function buildTcp6Frame(spec: Tcp6Spec): Uint8Array {
   const payload = spec.payload ?? new Uint8Array(0);
   const optLen = ((spec.options?.length ?? 0) + 3) & ~3;
@@ -218,6 +253,23 @@ export type TcpSide = "client" | "server";
  * Sequence bookkeeping for a synthesised TCP session: every method returns finished
  * Ethernet frames and advances the sender's sequence number, with each segment
  * acknowledging everything the other side has sent so far.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TcpConversation } from "@failover6/failover6";
+ *
+ * const conv = new TcpConversation(
+ *   { address: "2001:db8::1", port: 40000 },
+ *   { address: "2001:db8::2", port: 647 },
+ * );
+ * const frames = [
+ *   ...conv.handshake(), // SYN, SYN-ACK, ACK
+ *   ...conv.send("client", new Uint8Array(3000)), // 1440 + 1440 + 120 octets
+ *   conv.close("client"),
+ * ];
+ * assert.equal(frames.length, 7);
+ * ```
  */
 export class TcpConversation {
   #ep: Record<TcpSide, { address: Uint8Array; port: number; mac: Uint8Array; seq: number }>;

@@ -177,6 +177,35 @@ class Stop {
  * IPv6 extension headers (hop-by-hop, routing, destination options, fragment, AH, mobility,
  * HIP, shim6) are walked; a non-first fragment is skipped (`non-first-fragment`); no IP
  * reassembly is done. Ethernet padding is trimmed using the IP length fields.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildUdp6Frame, dissect, LinkType } from "@failover6/failover6";
+ *
+ * const data = buildUdp6Frame({
+ *   src: "fe80::1",
+ *   dst: "ff02::1:2",
+ *   sport: 546,
+ *   dport: 547,
+ *   payload: new Uint8Array([1, 0, 0, 1]),
+ * });
+ * const d = dissect({
+ *   frame: 1,
+ *   timestamp: null,
+ *   format: "pcapng",
+ *   linkType: LinkType.ETHERNET,
+ *   capturedLength: data.length,
+ *   originalLength: data.length,
+ *   data,
+ *   offset: 0,
+ * });
+ * assert.equal(d.kind, "udp");
+ * if (d.kind === "udp") {
+ *   assert.deepEqual([d.ip.src, d.sport, d.dport], ["fe80::1", 546, 547]);
+ *   assert.deepEqual([...d.payload], [1, 0, 0, 1]);
+ * }
+ * ```
  */
 export function dissect(record: CaptureRecord): Dissection {
   const truncated = record.capturedLength < record.originalLength;

@@ -21,7 +21,23 @@ export type CaptureErrorKind =
   /** A pcapng packet block names an interface no interface description block defined. */
   | "bad-interface-id";
 
-/** An error reading a capture file, with the byte offset where the bad item starts. */
+/**
+ * An error reading a capture file, with the byte offset where the bad item starts.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CaptureError, readCapture } from "@failover6/failover6";
+ *
+ * await assert.rejects(
+ *   async () => {
+ *     const bytes = new TextEncoder().encode("not a capture");
+ *     for await (const _record of readCapture(bytes)) assert.fail("no records");
+ *   },
+ *   (e) => e instanceof CaptureError && e.kind === "not-a-capture" && e.offset === 0,
+ * );
+ * ```
+ */
 export class CaptureError extends Error {
   /** What went wrong. */
   readonly kind: CaptureErrorKind;

@@ -4,7 +4,21 @@
  * @module
  */
 
-/** Link-layer header types understood by `dissect`. */
+/**
+ * Link-layer header types understood by `dissect`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LinkType, PcapngWriter } from "@failover6/failover6";
+ *
+ * const chunks: Uint8Array[] = [];
+ * const writer = new PcapngWriter({ write: (c) => chunks.push(c) });
+ * assert.equal(writer.addInterface({ linkType: LinkType.ETHERNET }), 0);
+ * assert.equal(writer.addInterface({ linkType: LinkType.LINUX_SLL2, name: "any" }), 1);
+ * await writer.close();
+ * ```
+ */
 export const LinkType = {
   /** BSD loopback: 4-octet address family in the capturing host's byte order. */
   NULL: 0,

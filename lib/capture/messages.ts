@@ -49,6 +49,7 @@ import { FAILOVER_PORT, isFailoverMsgType, isRelayMsgType, type Message } from "
 
 /** A hole in the reassembled stream inside the message (the oracle's `tcp-gap`). */
 export interface TcpGapError {
+  /** Discriminant. */
   kind: "tcp-gap";
   /** Stream offset of the first missing octet. */
   streamOffset: number;
@@ -63,6 +64,7 @@ export interface TcpGapError {
  * done): the message is cut like a snaplen cut.
  */
 export interface IpFragmentError {
+  /** Discriminant. */
   kind: "ip-fragment";
   /** Payload octets present in the first fragment. */
   capturedLength: number;
@@ -403,12 +405,40 @@ function statusOf(m: Message | undefined): number | undefined {
  *
  * @example
  * ```ts
- * const decoder = new CaptureDecoder();
- * using file = await Deno.open("session.pcapng");
- * for await (const ev of decoder.decode(file.readable)) {
- *   if (ev.kind === "message") console.log(ev.frame, ev.msgType, ev.errors.length);
+ * import assert from "node:assert/strict";
+ * import {
+ *   CaptureDecoder,
+ *   encodeMessage,
+ *   failoverMessage,
+ *   frameMessage,
+ *   LinkType,
+ *   MessageType,
+ *   PcapngWriter,
+ *   TcpConversation,
+ * } from "@failover6/failover6";
+ *
+ * // A failover connection (TCP 647) carrying one framed CONTACT, captured in memory.
+ * const conv = new TcpConversation(
+ *   { address: "2001:db8::1", port: 40000 },
+ *   { address: "2001:db8::2", port: 647 },
+ * );
+ * const contact = frameMessage(encodeMessage(failoverMessage(MessageType.CONTACT, 1, 800000000)));
+ * const chunks: Uint8Array[] = [];
+ * const writer = new PcapngWriter({ write: (c) => chunks.push(c) });
+ * writer.addInterface({ linkType: LinkType.ETHERNET });
+ * for (const data of [...conv.handshake(), ...conv.send("client", contact)]) {
+ *   await writer.writePacket({ data });
  * }
- * console.log(decoder.stats.messages);
+ * await writer.close();
+ *
+ * const decoder = new CaptureDecoder();
+ * for await (const ev of decoder.decode(chunks)) {
+ *   if (ev.kind === "message") {
+ *     assert.deepEqual([ev.frame, ev.msgType, ev.conn, ev.tcpStreamOffset], [4, 35, 1, 0]);
+ *   }
+ * }
+ * assert.equal(decoder.stats.messages, 1);
+ * assert.equal(decoder.stats.tcpConnections, 1);
  * ```
  */
 export class CaptureDecoder {
@@ -1019,7 +1049,40 @@ export class CaptureDecoder {
   }
 }
 
-/** Convenience: runs a {@linkcode CaptureDecoder} over `source`. */
+/**
+ * Convenience: runs a {@linkcode CaptureDecoder} over `source`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   buildUdp6Frame,
+ *   clientId,
+ *   decodeCapture,
+ *   encodeMessage,
+ *   LinkType,
+ *   MessageType,
+ *   PcapngWriter,
+ * } from "@failover6/failover6";
+ *
+ * const chunks: Uint8Array[] = [];
+ * const writer = new PcapngWriter({ write: (c) => chunks.push(c) });
+ * writer.addInterface({ linkType: LinkType.ETHERNET });
+ * const payload = encodeMessage({
+ *   kind: "client-server",
+ *   msgType: MessageType.SOLICIT,
+ *   transactionId: 1,
+ *   options: [clientId(new Uint8Array([0, 3, 0, 1, 2, 0, 0, 0, 0, 1]))],
+ * });
+ * const data = buildUdp6Frame({ src: "fe80::1", dst: "ff02::1:2", sport: 546, dport: 547, payload });
+ * await writer.writePacket({ data });
+ * await writer.close();
+ *
+ * const types: (number | null)[] = [];
+ * for await (const ev of decodeCapture(chunks)) if (ev.kind === "message") types.push(ev.msgType);
+ * assert.deepEqual(types, [MessageType.SOLICIT]);
+ * ```
+ */
 export function decodeCapture(
   source: ByteSource,
   options: CaptureDecoderOptions = {},

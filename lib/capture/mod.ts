@@ -3,7 +3,7 @@
  * TCP stream reassembly with gap reporting, and a pcapng writer with frame builders.
  *
  * Typical use (what `failover6 decode` does):
- * ```ts
+ * ```ts ignore
  * using file = await Deno.open(path);
  * for await (const ev of readTransport(file.readable)) {
  *   if (ev.kind === "udp") { ... ev.payload ... }

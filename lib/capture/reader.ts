@@ -27,8 +27,30 @@ export function detectFormat(first4: Uint8Array): CaptureFormat | null {
  *
  * @example
  * ```ts
- * using file = await Deno.open("session.pcapng");
- * for await (const rec of readCapture(file.readable)) console.log(rec.frame, rec.timestamp);
+ * import assert from "node:assert/strict";
+ * import { buildUdp6Frame, LinkType, PcapngWriter, readCapture } from "@failover6/failover6";
+ *
+ * // A capture made in memory; a file works the same: `(await Deno.open(path)).readable`.
+ * const chunks: Uint8Array[] = [];
+ * const writer = new PcapngWriter({ write: (c) => chunks.push(c) });
+ * writer.addInterface({ linkType: LinkType.ETHERNET });
+ * const payload = new Uint8Array([1, 0, 0, 1]);
+ * const data = buildUdp6Frame({
+ *   src: "fe80::1",
+ *   dst: "ff02::1:2",
+ *   sport: 546,
+ *   dport: 547,
+ *   payload,
+ * });
+ * await writer.writePacket({ timestampMs: 1709294400100, data });
+ * await writer.close();
+ *
+ * for await (const rec of readCapture(chunks)) {
+ *   assert.equal(rec.frame, 1);
+ *   assert.equal(rec.format, "pcapng");
+ *   assert.equal(rec.timestamp, "1709294400.100000");
+ *   assert.equal(rec.capturedLength, data.length);
+ * }
  * ```
  */
 export async function* readCapture(

@@ -207,7 +207,43 @@ export function frameRefOf(record: CaptureRecord): FrameRef {
   return ref;
 }
 
-/** Reassembles TCP streams from captured segments. See the module documentation. */
+/**
+ * Reassembles TCP streams from captured segments. See the module documentation.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { dissect, LinkType, TcpConversation, TcpReassembler } from "@failover6/failover6";
+ *
+ * // A connection to the failover port carrying "hello" in two segments.
+ * const conv = new TcpConversation(
+ *   { address: "2001:db8::1", port: 40000 },
+ *   { address: "2001:db8::2", port: 647 },
+ *   { mss: 3 },
+ * );
+ * const frames = [...conv.handshake(), ...conv.send("client", new TextEncoder().encode("hello"))];
+ * const tcp = new TcpReassembler();
+ * let text = "";
+ * frames.forEach((data, i) => {
+ *   const seg = dissect({
+ *     frame: i + 1,
+ *     timestamp: null,
+ *     format: "pcapng",
+ *     linkType: LinkType.ETHERNET,
+ *     capturedLength: data.length,
+ *     originalLength: data.length,
+ *     data,
+ *     offset: 0,
+ *   });
+ *   if (seg.kind !== "tcp") return;
+ *   for (const ev of tcp.push(seg)) {
+ *     if (ev.kind === "data") text += new TextDecoder().decode(ev.bytes);
+ *   }
+ * });
+ * assert.equal(text, "hello");
+ * assert.ok(tcp.flush().some((ev) => ev.kind === "end"));
+ * ```
+ */
 export class TcpReassembler {
   #conns = new Map<string, Conn>();
   #nextId = 1;

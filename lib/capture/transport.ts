@@ -31,6 +31,32 @@ export interface TransportOptions extends ReadOptions, TcpReassemblerOptions {
  * Streams transport-level events from a capture. At the end (or when the file turns out to be
  * truncated or bad) the reassembler is flushed, so pending streams end with their gaps; a
  * `CaptureError` is rethrown after that.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LinkType, PcapngWriter, readTransport, TcpConversation } from "@failover6/failover6";
+ *
+ * const conv = new TcpConversation(
+ *   { address: "2001:db8::1", port: 40000 },
+ *   { address: "2001:db8::2", port: 647 },
+ * );
+ * const chunks: Uint8Array[] = [];
+ * const writer = new PcapngWriter({ write: (c) => chunks.push(c) });
+ * writer.addInterface({ linkType: LinkType.ETHERNET });
+ * const frames = [
+ *   ...conv.handshake(),
+ *   ...conv.send("client", new Uint8Array([0, 1, 42])),
+ *   conv.close("client"),
+ *   conv.close("server"),
+ * ];
+ * for (const data of frames) await writer.writePacket({ data });
+ * await writer.close();
+ *
+ * const kinds: string[] = [];
+ * for await (const ev of readTransport(chunks)) kinds.push(ev.kind);
+ * assert.deepEqual(kinds, ["open", "open", "data", "end", "end"]);
+ * ```
  */
 export async function* readTransport(
   source: ByteSource,

@@ -4,11 +4,17 @@
  *
  * @example
  * ```ts
- * using file = await Deno.open("out.pcapng", { write: true, create: true, truncate: true });
- * const w = new PcapngWriter(file.writable);
+ * import assert from "node:assert/strict";
+ * import { FakeClock, LinkType, PcapngWriter } from "@failover6/failover6";
+ *
+ * // A file: `new PcapngWriter((await Deno.create("out.pcapng")).writable)`; here, memory.
+ * const chunks: Uint8Array[] = [];
+ * const clock = new FakeClock(1709294400000);
+ * const w = new PcapngWriter({ write: (c) => chunks.push(c) });
  * const eth = w.addInterface({ linkType: LinkType.ETHERNET });
- * await w.writePacket({ interfaceId: eth, timestampMs: clock.now(), data: frame });
+ * await w.writePacket({ interfaceId: eth, timestampMs: clock.now(), data: new Uint8Array(60) });
  * await w.close();
+ * assert.equal(w.bytesWritten, chunks.reduce((n, c) => n + c.length, 0));
  * ```
  *
  * @module
@@ -147,7 +153,34 @@ export function encodeEnhancedPacket(p: PacketSpec, nanoseconds = false): Uint8A
   return out;
 }
 
-/** Streams a pcapng file to a sink, in writes of about `bufferBytes` (default 256 KiB). */
+/**
+ * Streams a pcapng file to a sink, in writes of about `bufferBytes` (default 256 KiB).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildUdp6Frame, LinkType, PcapngWriter, readCapture } from "@failover6/failover6";
+ *
+ * // Any sink works: here an array; `(await Deno.create(path)).writable` writes a file.
+ * const chunks: Uint8Array[] = [];
+ * const writer = new PcapngWriter({ write: (c) => chunks.push(c) });
+ * const eth = writer.addInterface({ linkType: LinkType.ETHERNET });
+ * const data = buildUdp6Frame({
+ *   src: "fe80::1",
+ *   dst: "ff02::1:2",
+ *   sport: 546,
+ *   dport: 547,
+ *   payload: new Uint8Array([1, 0, 0, 1]),
+ * });
+ * await writer.writePacket({ interfaceId: eth, timestampMs: 1709294400100, data });
+ * await writer.close();
+ *
+ * const records = [];
+ * for await (const r of readCapture(chunks)) records.push(r);
+ * assert.equal(records.length, 1);
+ * assert.equal(records[0].timestamp, "1709294400.100000");
+ * ```
+ */
 export class PcapngWriter {
   #sink: PcapngSink;
   #release: (() => Promise<void>) | null = null;

@@ -44,7 +44,19 @@ logging:
   level: info
 `;
 
-/** The embedded default, validated. */
+/**
+ * The embedded default, validated.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "@failover6/failover6";
+ *
+ * const config = defaultConfig();
+ * assert.equal(config.subnets[0].name, "test");
+ * assert.equal(config.listen.length, 1);
+ * ```
+ */
 export function defaultConfig(): Config {
   const r = loadConfig(DEFAULT_CONFIG_YAML, DEFAULT_CONFIG_NAME);
   if (!r.ok) {

@@ -34,7 +34,24 @@ export function formatPath(path: readonly PathSegment[]): string {
   return out;
 }
 
-/** `file:line: path: message` (or `file:line: message` when there is no path). */
+/**
+ * `file:line: path: message` (or `file:line: message` when there is no path).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatConfigError } from "@failover6/failover6";
+ *
+ * const line = formatConfigError({
+ *   file: "failover6.yaml",
+ *   line: 14,
+ *   column: 16,
+ *   path: "subnets[0].pools[1].range",
+ *   message: "end is before start",
+ * });
+ * assert.equal(line, "failover6.yaml:14: subnets[0].pools[1].range: end is before start");
+ * ```
+ */
 export function formatConfigError(e: ConfigError): string {
   return `${e.file}:${e.line}: ${e.path === "" ? "" : `${e.path}: `}${e.message}`;
 }

@@ -106,6 +106,32 @@ function dropNulls(v: unknown): unknown {
  * Parses and validates a configuration. Never throws on bad input: every problem comes back
  * as a {@linkcode ConfigError} naming `fileName`, the line, and the path in the file. Errors
  * are sorted by line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatConfigError, loadConfig } from "@failover6/failover6";
+ *
+ * const yaml = `listen:
+ *   - address: "::1"
+ *     port: 10547
+ * subnets:
+ *   - name: lan
+ *     prefix: 2001:db8:1::/64
+ *     pools:
+ *       - range: 2001:db8:1::100 - 2001:db8:1::1ff
+ * `;
+ * const ok = loadConfig(yaml, "failover6.yaml");
+ * assert.ok(ok.ok);
+ * assert.equal(ok.config.subnets[0].name, "lan");
+ *
+ * const bad = loadConfig("subnets: 3\n", "failover6.yaml");
+ * assert.ok(!bad.ok);
+ * assert.deepEqual(bad.errors.map(formatConfigError), [
+ *   "failover6.yaml:1: listen: is required",
+ *   "failover6.yaml:1: subnets: must be a list, not 3",
+ * ]);
+ * ```
  */
 export function loadConfig(text: string, fileName: string): LoadResult {
   const fail = (errors: ConfigError[]): LoadResult => ({

@@ -18,20 +18,29 @@ import {
   iaPd,
   iaPrefix,
   isMalformedOption,
+  isRawOption,
   leaseOptions,
   statusCode,
 } from "../wire/options.ts";
 import { bytesToHex, hexToBytes } from "../wire/bytes.ts";
 import type {
+  BindingStatusOption,
+  ClientIdOption,
+  CltTimeOption,
   DhcpOption,
+  ExpirationTimeOption,
   FailoverMessage,
   IaAddrOption,
   IaPrefixOption,
+  LqBaseTimeOption,
+  PartnerLifetimeOption,
+  PartnerRawCltTimeOption,
+  StartTimeOfStateOption,
+  StateExpirationTimeOption,
   VssOption,
 } from "../wire/types.ts";
 import { INFINITY } from "../wire/types.ts";
 import type { Lease, LeaseKey, LeaseKind } from "../store/types.ts";
-import { normaliseDuid } from "../store/lease.ts";
 import { parseIPv6, prefixMask } from "../util/ipv6.ts";
 import {
   type BindingStatus,
@@ -90,6 +99,38 @@ function bndupdLeaseOptions(lease: Lease, baseTime: number, standalone: boolean)
  * OPTION_IAPREFIX for a delegable prefix bound to no client (pool balancing). The `*` options
  * (STATE_EXPIRATION_TIME, PARTNER_LIFETIME, EXPIRATION_TIME) appear iff the status has a
  * timeout. Returns `undefined` for an address with no client, which §7.4 cannot express.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   bndupdOptions,
+ *   emptyLease,
+ *   failoverMessage,
+ *   MessageType,
+ *   parseBndupd,
+ *   unixToFailoverTime,
+ * } from "@failover6/failover6";
+ *
+ * const now = 1709294400000;
+ * const lease = {
+ *   ...emptyLease({ kind: "na", address: "2001:db8::10" }, "ACTIVE"),
+ *   clientDuid: "00030001020000000001",
+ *   iaid: 1,
+ *   preferredLifetime: 3600,
+ *   validLifetime: 7200,
+ *   startTimeOfState: now,
+ *   cltTime: now,
+ *   expirationTime: now + 7_200_000,
+ *   partnerLifetime: now + 3 * 86_400_000,
+ * };
+ * const options = bndupdOptions(lease, now);
+ * assert.ok(options);
+ * assert.equal(options[0].code, 45); // one OPTION_CLIENT_DATA (§7.4 shape A)
+ * const bndupd = failoverMessage(MessageType.BNDUPD, 5, unixToFailoverTime(now / 1000), options);
+ * const parsed = parseBndupd(bndupd);
+ * assert.equal(parsed.shape, "client");
+ * ```
  */
 export function bndupdOptions(lease: Lease, now: number): DhcpOption[] | undefined {
   const baseTime = toWireTime(now);
@@ -131,7 +172,9 @@ export function bndupdOptions(lease: Lease, now: number): DhcpOption[] | undefin
 
 /** A status to put in a BNDREPLY. */
 export interface ReplyStatus {
+  /** Status code (see `StatusCode`). */
   code: number;
+  /** Status message text. */
   message: string;
 }
 
@@ -149,11 +192,15 @@ export interface ReceivedLease {
   wire: { stateExpirationTime?: number; partnerLifetime?: number };
   /** Engine times (ms): */
   startTimeOfState: number;
+  /** OPTION_F_STATE_EXPIRATION_TIME (ms). */
   stateExpirationTime?: number;
+  /** OPTION_F_PARTNER_LIFETIME (ms). */
   partnerLifetime?: number;
+  /** OPTION_F_EXPIRATION_TIME (ms). */
   expirationTime?: number;
   /** OPTION_CLT_TIME made absolute through LQ_BASE_TIME (ms). */
   cltTime?: number;
+  /** OPTION_F_PARTNER_RAW_CLT_TIME (ms). */
   partnerRawCltTime?: number;
   /** DNS-update information present (OPTION_CLIENT_FQDN or OPTION_F_DNS_REMOVAL_INFO). */
   hasDns: boolean;
@@ -163,10 +210,15 @@ export interface ReceivedLease {
 
 /** One IA_NA / IA_TA / IA_PD of a received CLIENT_DATA. */
 export interface ReceivedIa {
+  /** IA_NA (3), IA_TA (4) or IA_PD (25). */
   code: 3 | 4 | 25;
+  /** The IAID. */
   iaid: number;
+  /** T1 as received, seconds. */
   t1: number;
+  /** T2 as received, seconds. */
   t2: number;
+  /** The IAADDR/IAPREFIX options of the IA. */
   leases: ReceivedLease[];
   /** A pre-check rejected the whole IA. */
   error?: ReplyStatus;
@@ -228,6 +280,23 @@ function parsePrefixes(list: readonly string[]): { value: bigint; length: number
   return out;
 }
 
+/** Parsed prefix lists, by list, with the text they were parsed from. */
+const PARSED_PREFIXES = new WeakMap<
+  readonly string[],
+  { text: string[]; parsed: { value: bigint; length: number }[] }
+>();
+
+/** The parsed form of a prefix list, parsed again only when the list has changed. */
+function prefixesOf(list: readonly string[]): { value: bigint; length: number }[] {
+  const cached = PARSED_PREFIXES.get(list);
+  if (
+    cached && cached.text.length === list.length && cached.text.every((t, i) => t === list[i])
+  ) return cached.parsed;
+  const parsed = parsePrefixes(list);
+  PARSED_PREFIXES.set(list, { text: [...list], parsed });
+  return parsed;
+}
+
 /** True when `key` lies inside one of the endpoint's prefixes (or no prefixes are configured). */
 export function inScope(
   key: { address: string; prefixLength: number },
@@ -236,13 +305,9 @@ export function inScope(
   if (prefixes === undefined) return true;
   const v = parseIPv6(key.address);
   if (v === undefined) return false;
-  return parsePrefixes(prefixes).some((p) =>
+  return prefixesOf(prefixes).some((p) =>
     key.prefixLength >= p.length && (v & prefixMask(p.length)) === p.value
   );
-}
-
-function hasMalformed(options: readonly DhcpOption[]): boolean {
-  return options.some(isMalformedOption);
 }
 
 /** Reads one IAADDR/IAPREFIX with its failover options. */
@@ -257,13 +322,47 @@ function readLease(
   const key = option.code === 5
     ? { kind, address: option.address, prefixLength: 128 }
     : { kind, address: option.prefix, prefixLength: option.prefixLength };
-  const bs = findOption(o, 114);
-  const start = findOption(o, 133);
-  const ste = findOption(o, 134);
-  const pl = findOption(o, 123);
-  const exp = findOption(o, 120);
-  const clt = findOption(o, 46);
-  const raw = findOption(o, 126);
+  // One pass over the options: the first well-formed one of each code (as `findOption`).
+  let bs: BindingStatusOption | undefined;
+  let start: StartTimeOfStateOption | undefined;
+  let ste: StateExpirationTimeOption | undefined;
+  let pl: PartnerLifetimeOption | undefined;
+  let exp: ExpirationTimeOption | undefined;
+  let clt: CltTimeOption | undefined;
+  let raw: PartnerRawCltTimeOption | undefined;
+  let malformed = false;
+  let hasDns = false;
+  for (const x of o) {
+    if (x.code === 39 || x.code === 116) hasDns = true;
+    if (isMalformedOption(x)) {
+      malformed = true;
+      continue;
+    }
+    if (isRawOption(x)) continue;
+    switch (x.code) {
+      case 114:
+        bs ??= x;
+        break;
+      case 133:
+        start ??= x;
+        break;
+      case 134:
+        ste ??= x;
+        break;
+      case 123:
+        pl ??= x;
+        break;
+      case 120:
+        exp ??= x;
+        break;
+      case 46:
+        clt ??= x;
+        break;
+      case 126:
+        raw ??= x;
+        break;
+    }
+  }
   const statusCode = bs?.bindingStatus ?? 0;
   const status = bs ? bindingStatusFromCode(bs.bindingStatus) : undefined;
   const lease: ReceivedLease = {
@@ -280,12 +379,12 @@ function readLease(
       ? fromWireTime(Math.max(1, baseTime - clt.cltTime))
       : undefined,
     partnerRawCltTime: raw ? fromWireTime(raw.partnerRawCltTime) : undefined,
-    hasDns: o.some((x) => x.code === 39 || x.code === 116),
+    hasDns,
   };
   const where = kind === "na"
     ? `IAADDR ${key.address}`
     : `IAPREFIX ${key.address}/${key.prefixLength}`;
-  if (hasMalformed(o)) lease.error = missing(`${where}: malformed option`);
+  if (malformed) lease.error = missing(`${where}: malformed option`);
   else if (!bs) lease.error = missing(`${where}: no OPTION_F_BINDING_STATUS`);
   else if (!status) {
     lease.error = missing(`${where}: unknown binding status ${bs.bindingStatus}`);
@@ -321,10 +420,62 @@ function isDefaultVpn(vss: VssOption | undefined): boolean {
  * ConfigurationConflict on the IA; per lease: binding status, start time, the `*` options for
  * ACTIVE, the endpoint's prefixes, DNS-update information (DNSUpdateNotSupported unless
  * `scope.acceptDnsInfo`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   BindingStatus,
+ *   clientData,
+ *   clientId,
+ *   failoverMessage,
+ *   iaAddr,
+ *   iaNa,
+ *   leaseOptions,
+ *   MessageType,
+ *   parseBndupd,
+ * } from "@failover6/failover6";
+ *
+ * const t = 762609600; // 2024-03-01T12:00:00Z in failover time
+ * const bndupd = failoverMessage(MessageType.BNDUPD, 5, t, [
+ *   clientData([
+ *     clientId(new Uint8Array([0, 3, 0, 1, 2, 0, 0, 0, 0, 1])),
+ *     { code: 100, baseTime: t }, // OPTION_LQ_BASE_TIME
+ *     iaNa(1, 1800, 2880, [
+ *       iaAddr(
+ *         "2001:db8::10",
+ *         3600,
+ *         7200,
+ *         leaseOptions({
+ *           bindingStatus: BindingStatus.ACTIVE,
+ *           startTimeOfState: t,
+ *           stateExpirationTime: t + 7200,
+ *           partnerLifetime: t + 259200,
+ *           expirationTime: t + 7200,
+ *         }),
+ *       ),
+ *     ]),
+ *   ]),
+ * ]);
+ * const parsed = parseBndupd(bndupd, { prefixes: ["2001:db8::/64"] });
+ * assert.equal(parsed.shape, "client");
+ * if (parsed.shape === "client") {
+ *   const lease = parsed.ias[0].leases[0];
+ *   assert.equal(parsed.clientDuid, "00030001020000000001");
+ *   assert.deepEqual(lease.key, { kind: "na", address: "2001:db8::10", prefixLength: 128 });
+ *   assert.equal(lease.status, "ACTIVE");
+ *   assert.equal(lease.startTimeOfState, 1709294400000); // engine time: ms since 1970
+ *   assert.equal(lease.error, undefined); // passed the §7.5.3 pre-checks
+ * }
+ * ```
  */
 export function parseBndupd(message: FailoverMessage, scope: EndpointScope = {}): ParsedBndupd {
-  const cds = message.options.filter((o) => o.code === 45);
-  const pfx = message.options.filter((o) => o.code === 26);
+  const cds: DhcpOption[] = [];
+  const pfx: DhcpOption[] = [];
+  for (const o of message.options) {
+    if (o.code === 45) cds.push(o);
+    else if (o.code === 26) pfx.push(o);
+  }
   if (cds.length + pfx.length !== 1) {
     return {
       shape: "none",
@@ -354,10 +505,23 @@ export function parseBndupd(message: FailoverMessage, scope: EndpointScope = {})
     return { shape: "none", error: missing("malformed OPTION_CLIENT_DATA") };
   }
   const o = (cd as { options: DhcpOption[] }).options;
-  const cid = findOption(o, 1);
-  const base = findOption(o, 100);
-  const vss = findOption(o, 68);
-  const clientDuid = cid ? normaliseDuid(bytesToHex(cid.duid)) ?? "" : "";
+  let cid: ClientIdOption | undefined;
+  let base: LqBaseTimeOption | undefined;
+  let vss: VssOption | undefined;
+  let malformed = false;
+  for (const x of o) {
+    if (isMalformedOption(x)) {
+      malformed = true;
+      continue;
+    }
+    if (isRawOption(x)) continue;
+    if (x.code === 1) cid ??= x;
+    else if (x.code === 100) base ??= x;
+    else if (x.code === 68) vss ??= x;
+  }
+  // The decoder's DUID text is canonical (lower-case hex) when it has at most 130 octets.
+  const duidHex = cid ? bytesToHex(cid.duid) : "";
+  const clientDuid = duidHex.length <= 260 ? duidHex : "";
   const ias: ReceivedIa[] = [];
   for (const ia of o) {
     if (ia.code !== 3 && ia.code !== 4 && ia.code !== 25) continue;
@@ -393,7 +557,7 @@ export function parseBndupd(message: FailoverMessage, scope: EndpointScope = {})
     ias.push(entry);
   }
   let error: ReplyStatus | undefined;
-  if (hasMalformed(o)) error = missing("OPTION_CLIENT_DATA: malformed option");
+  if (malformed) error = missing("OPTION_CLIENT_DATA: malformed option");
   else if (!cid || clientDuid === "") {
     error = missing("OPTION_CLIENT_DATA: no valid OPTION_CLIENTID");
   } else if (!base) error = missing("OPTION_CLIENT_DATA: no OPTION_LQ_BASE_TIME");

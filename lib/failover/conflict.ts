@@ -24,9 +24,11 @@ export type ConflictRule =
 
 /** The received binding as conflict resolution needs it. */
 export interface ReceivedBinding {
+  /** The received binding status. */
   status: BindingStatus;
   /** Client DUID (lower-case hex), `""` for a standalone IAPREFIX. */
   clientDuid: string;
+  /** IAID of the IA holding the lease. */
   iaid: number;
   /** OPTION_CLT_TIME made absolute through OPTION_LQ_BASE_TIME (ms); undefined when absent. */
   cltTime?: number;
@@ -145,6 +147,37 @@ export const FIGURE_4: Readonly<Partial<Record<BindingStatus, Readonly<Record<Co
  * Decides whether a received binding replaces the local record (Figure 4). `now` is the
  * receive time. Rejections carry OutdatedBindingInformation (19), except a competing client
  * under accept(3), which is AddressInUse (16).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { emptyLease, resolveConflict } from "@failover6/failover6";
+ *
+ * const now = 1709294400000;
+ * const local = {
+ *   ...emptyLease({ kind: "na", address: "2001:db8::10" }, "ACTIVE"),
+ *   clientDuid: "00030001020000000001",
+ *   iaid: 1,
+ *   startTimeOfState: now - 60_000,
+ *   cltTime: now - 60_000,
+ *   stateExpirationTime: now + 3_600_000,
+ * };
+ * // The partner says another client holds it, but that client has not talked since.
+ * const d = resolveConflict(
+ *   local,
+ *   {
+ *     status: "ACTIVE",
+ *     clientDuid: "00030001020000000002",
+ *     iaid: 1,
+ *     startTimeOfState: now - 120_000,
+ *     cltTime: now - 120_000,
+ *   },
+ *   "primary",
+ *   now,
+ * );
+ * assert.deepEqual([d.accept, d.rule], [false, "accept(3)-other-client"]);
+ * assert.equal(d.accept === false ? d.code : 0, 16); // AddressInUse in the BNDREPLY
+ * ```
  */
 export function resolveConflict(
   local: Lease | undefined,

@@ -12,17 +12,21 @@ import { toWireTime, wireTimeDiff } from "./binding.ts";
 
 /** A protocol version (OPTION_F_PROTOCOL_VERSION). */
 export interface ProtocolVersion {
+  /** Major version. */
   major: number;
+  /** Minor version. */
   minor: number;
 }
 
 /** What a CONNECT or accepting CONNECTREPLY announces. */
 export interface ConnectParams {
+  /** OPTION_F_PROTOCOL_VERSION. */
   version: ProtocolVersion;
   /** Seconds. */
   mclt: number;
   /** The sender's FO_KEEPALIVE_TIME, seconds. */
   keepaliveTime: number;
+  /** OPTION_F_MAX_UNACKED_BNDUPD: how many BNDUPDs the sender accepts unacked. */
   maxUnackedBndupd: number;
   /** OPTION_F_CONNECT_FLAGS. */
   flags: number;

@@ -17,8 +17,11 @@ import type { EngineDriver, Transport } from "./driver.ts";
 
 /** Something to read octets from and write octets to (a `Deno.Conn` or a TLS connection). */
 export interface ByteStream {
+  /** Reads into `p`; the octet count, or `null` at end of stream. */
   read(p: Uint8Array): Promise<number | null>;
+  /** Writes from `p`; resolves with the octets written. */
   write(p: Uint8Array): Promise<number>;
+  /** Closes the stream. */
   close(): void;
 }
 
@@ -67,7 +70,8 @@ export async function readInto(
     driver.receive(first);
     onChunk?.();
   }
-  const buf = new Uint8Array(64 * 1024);
+  // Large reads: every message of a read is handled in one engine step and one commit.
+  const buf = new Uint8Array(256 * 1024);
   try {
     for (;;) {
       const n = await conn.read(buf);
@@ -95,11 +99,13 @@ export type Connector = (hostname: string, port: number) => Promise<ByteStream>;
 
 /** Options of {@linkcode runPrimary}. */
 export interface PrimaryOptions {
+  /** The engine driver of the relationship (started). */
   driver: EngineDriver;
   /** The secondary's address. */
   hostname: string;
   /** Default 647. */
   port?: number;
+  /** Retry periods (see {@linkcode BackoffPolicy}). */
   backoff?: Partial<BackoffPolicy>;
   /** How to connect (default `Deno.connect`); `tls.ts` provides a STARTTLS connector. */
   connect?: Connector;
@@ -129,6 +135,79 @@ function sleep(ms: number, signal: { stopped: boolean; wake?: () => void }): Pro
  * The primary's side (§6.1): connect, run the engine over the connection, and after it ends
  * retry — `initialMs` doubling up to `maxMs`, or `rejectedMs` after a rejection — until
  * stopped. The driver must have been started.
+ *
+ * @example A primary and a secondary over an in-memory network (default: `Deno.connect`)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   type ByteStream,
+ *   type Conn,
+ *   type ConnListener,
+ *   EngineDriver,
+ *   FakeClock,
+ *   ManualScheduler,
+ *   MemoryBindingStore,
+ *   MemoryNetwork,
+ *   type Role,
+ *   runPrimary,
+ *   runSecondary,
+ * } from "@failover6/failover6";
+ *
+ * // The shells read and write a `ByteStream` (what `Deno.connect` returns); adapt a memory `Conn`.
+ * function byteStream(conn: Conn): ByteStream {
+ *   let rest: Uint8Array = new Uint8Array(0);
+ *   return {
+ *     async read(p) {
+ *       if (rest.length === 0) rest = (await conn.read()) ?? new Uint8Array(0);
+ *       if (rest.length === 0) return null;
+ *       const n = Math.min(p.length, rest.length);
+ *       p.set(rest.subarray(0, n));
+ *       rest = rest.subarray(n);
+ *       return n;
+ *     },
+ *     write: (p) => conn.write(p).then(() => p.length),
+ *     close: () => conn.close(),
+ *   };
+ * }
+ * const net = new MemoryNetwork("2001:db8::1"); // connections come from 2001:db8::1
+ * const sockets = net.listen({ address: "2001:db8::2", port: 647 });
+ * const listener: ConnListener = {
+ *   addr: { transport: "tcp", hostname: "2001:db8::2", port: 647 },
+ *   async accept() {
+ *     const conn = await sockets.accept();
+ *     const { address: hostname, port } = conn.remote;
+ *     return { ...byteStream(conn), remoteAddr: { transport: "tcp", hostname, port } };
+ *   },
+ *   close: () => sockets.close(),
+ * };
+ *
+ * const clock = new FakeClock(1709294400000);
+ * const endpoint = (role: Role) =>
+ *   new EngineDriver({
+ *     config: { role, relationship: "pair", mclt: 3600 },
+ *     store: new MemoryBindingStore(),
+ *     clock,
+ *     scheduler: new ManualScheduler(clock),
+ *   });
+ * const primary = endpoint("primary");
+ * const secondary = endpoint("secondary");
+ * const inNormal = (d: EngineDriver) =>
+ *   new Promise<void>((resolve) => d.onStateChange((_, to) => to === "NORMAL" && resolve()));
+ * const bothNormal = Promise.all([inNormal(primary), inNormal(secondary)]);
+ * primary.start();
+ * secondary.start();
+ *
+ * const server = runSecondary({ drivers: [secondary], listener, allowedPeers: ["2001:db8::1"] });
+ * const client = runPrimary({
+ *   driver: primary,
+ *   hostname: "2001:db8::2",
+ *   connect: async (hostname, port) => byteStream(await net.connect({ address: hostname, port })),
+ * });
+ * await bothNormal;
+ * await client.stop();
+ * await server.stop();
+ * assert.equal(primary.endpointState, "NORMAL");
+ * ```
  */
 export function runPrimary(options: PrimaryOptions): ConnectionHandle {
   const port = options.port ?? FAILOVER_PORT;
@@ -196,8 +275,11 @@ export function runPrimary(options: PrimaryOptions): ConnectionHandle {
 
 /** A listener that yields connections (a `Deno.Listener` fits). */
 export interface ConnListener {
+  /** The next incoming connection; rejects once closed. */
   accept(): Promise<ByteStream & { remoteAddr: Deno.Addr }>;
+  /** Stops listening. */
   close(): void;
+  /** Where it listens. */
   addr: Deno.Addr;
 }
 
@@ -220,6 +302,7 @@ export interface SecondaryOptions {
   accept?: Acceptor;
   /** A listener to use instead of `Deno.listen`. */
   listener?: ConnListener;
+  /** One line per connection event. */
   log?: (line: string) => void;
 }
 
@@ -278,6 +361,39 @@ function pickDriver(first: Uint8Array, drivers: EngineDriver[]): EngineDriver | 
  * The secondary's side (§6.1): listen, drop connections from unknown peers, and run each
  * accepted connection on the driver its CONNECT names. A new connection for a relationship
  * replaces the old one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   type ConnListener,
+ *   EngineDriver,
+ *   FakeClock,
+ *   ManualScheduler,
+ *   MemoryBindingStore,
+ *   runSecondary,
+ * } from "@failover6/failover6";
+ *
+ * // Without `listener`, it listens with `Deno.listen` on [::]:647 (see runPrimary for a pair).
+ * let stopAccepting = () => {};
+ * const listener: ConnListener = {
+ *   addr: { transport: "tcp", hostname: "::", port: 647 },
+ *   accept: () => new Promise((_, reject) => (stopAccepting = () => reject(new Error("closed")))),
+ *   close: () => stopAccepting(),
+ * };
+ * const clock = new FakeClock(1709294400000);
+ * const secondary = new EngineDriver({
+ *   config: { role: "secondary", relationship: "pair", mclt: 3600 },
+ *   store: new MemoryBindingStore(),
+ *   clock,
+ *   scheduler: new ManualScheduler(clock),
+ * });
+ * secondary.start();
+ * const handle = runSecondary({ drivers: [secondary], listener, allowedPeers: ["2001:db8::1"] });
+ * assert.equal(handle.addr.port, 647);
+ * await handle.stop();
+ * await handle.done;
+ * ```
  */
 export function runSecondary(options: SecondaryOptions): ListenerHandle {
   const listener: ConnListener = options.listener ??

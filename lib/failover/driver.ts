@@ -14,14 +14,14 @@
  */
 
 import { Deframer } from "../wire/framing.ts";
-import { frameMessage } from "../wire/framing.ts";
 import { decodeMessage } from "../wire/decode.ts";
 import { encodeMessage } from "../wire/encode.ts";
 import type { FailoverMessage } from "../wire/types.ts";
 import type { WireError } from "../wire/errors.ts";
 import type { Clock } from "../util/clock.ts";
 import { BatchCommitter } from "../store/batch.ts";
-import type { BindingStore, Lease, StoreWrite } from "../store/types.ts";
+import type { BindingStore, Lease, LeaseKey, StoreWrite } from "../store/types.ts";
+import { MAX_FRAMED_MESSAGE } from "../wire/types.ts";
 import {
   createEngine,
   type EngineConfig,
@@ -58,6 +58,21 @@ export interface DriverHooks {
   onStoreError?(error: unknown): void;
 }
 
+/**
+ * A store that can read many leases in one call (`SqliteBindingStore.getMany`): the driver
+ * then looks up every lease named by the messages of one TCP read at once. The answer is in
+ * the order of `keys`, `undefined` where there is no lease (or the key is not valid).
+ */
+export interface BulkLeaseReader {
+  /** The leases of `keys`, in order. */
+  getMany(keys: readonly LeaseKey[]): (Lease | undefined)[];
+}
+
+function bulkReader(store: BindingStore): BulkLeaseReader | undefined {
+  const s = store as BindingStore & Partial<BulkLeaseReader>;
+  return typeof s.getMany === "function" ? (s as BulkLeaseReader) : undefined;
+}
+
 /** Options of {@linkcode EngineDriver}. */
 export interface DriverOptions {
   /** The endpoint's configuration. */
@@ -76,18 +91,70 @@ export interface DriverOptions {
 
 /** Counters of the shell. */
 export interface DriverStats {
+  /** Frames received. */
   framesIn: number;
+  /** Frames sent. */
   framesOut: number;
+  /** Octets received. */
   bytesIn: number;
+  /** Octets sent. */
   bytesOut: number;
+  /** Storage commits done (one per step that wrote; the committer may group several). */
   commits: number;
+  /** Chunks received (TCP reads). */
+  reads: number;
+  /** Transport writes (each carries every message of one step that was ready to go). */
+  writes: number;
 }
 
 const NO_BARRIER: Promise<void> = Promise.resolve();
 
-/** Runs one engine: events in, actions out. */
+/**
+ * Runs one engine: events in, actions out.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   EngineDriver,
+ *   FakeClock,
+ *   ManualScheduler,
+ *   MemoryBindingStore,
+ *   type Role,
+ *   type Transport,
+ * } from "@failover6/failover6";
+ *
+ * // Two endpoints whose transports hand octets straight to each other.
+ * const clock = new FakeClock(1709294400000);
+ * const endpoint = (role: Role) =>
+ *   new EngineDriver({
+ *     config: { role, relationship: "pair", mclt: 3600 },
+ *     store: new MemoryBindingStore(),
+ *     clock,
+ *     scheduler: new ManualScheduler(clock), // timers fire only when told to
+ *   });
+ * const primary = endpoint("primary");
+ * const secondary = endpoint("secondary");
+ * primary.start();
+ * secondary.start();
+ * const to = (peer: EngineDriver): Transport => ({
+ *   write: async (bytes) => peer.receive(bytes),
+ *   close: () => {},
+ * });
+ * secondary.attach(to(primary));
+ * primary.attach(to(secondary)); // connection-up: the primary sends CONNECT
+ * for (let i = 0; i < 3; i++) await Promise.all([primary.idle(), secondary.idle()]);
+ * assert.equal(primary.endpointState, "NORMAL");
+ * assert.equal(secondary.endpointState, "NORMAL");
+ *
+ * await primary.stop(); // DISCONNECT
+ * assert.equal(secondary.endpointState, "COMMUNICATIONS-INTERRUPTED");
+ * await secondary.stop();
+ * ```
+ */
 export class EngineDriver {
   readonly #store: BindingStore;
+  readonly #bulk: BulkLeaseReader | undefined;
   readonly #clock: Clock;
   readonly #scheduler: Scheduler;
   readonly #committer: BatchCommitter;
@@ -106,7 +173,15 @@ export class EngineDriver {
   /** Resolves when every write issued so far has committed. */
   #barrier: Promise<void> = NO_BARRIER;
   #pendingWrites = 0;
-  #stats: DriverStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, commits: 0 };
+  #stats: DriverStats = {
+    framesIn: 0,
+    framesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    commits: 0,
+    reads: 0,
+    writes: 0,
+  };
   #stateListeners: ((from: EndpointStateName, to: EndpointStateName) => void)[] = [];
   /** Transports that are gone: queued writes for them are dropped. */
   #dead = new WeakSet<Transport>();
@@ -115,6 +190,7 @@ export class EngineDriver {
   constructor(options: DriverOptions) {
     this.#config = options.config;
     this.#store = options.store;
+    this.#bulk = bulkReader(options.store);
     this.#clock = options.clock;
     this.#scheduler = options.scheduler ?? new RealScheduler(options.clock);
     this.#committer = options.committer ?? new BatchCommitter(options.store, { windowMs: 0 });
@@ -189,8 +265,10 @@ export class EngineDriver {
   receive(chunk: Uint8Array): void {
     if (!this.#transport) return;
     this.#stats.bytesIn += chunk.length;
+    this.#stats.reads++;
     const { frames, error } = this.#deframer.push(chunk);
     const events: Event[] = [];
+    const lookups = new Lookups();
     for (const f of frames) {
       this.#stats.framesIn++;
       const { message, errors } = decodeMessage(f.data);
@@ -211,14 +289,13 @@ export class EngineDriver {
         });
         continue;
       }
-      events.push({
-        type: "message-received",
-        message: fo,
-        errors,
-        bytes: f.data,
-        bindings: this.#lookup(fo),
-      });
+      const bindings: Lease[] = [];
+      events.push({ type: "message-received", message: fo, errors, bytes: f.data, bindings });
+      lookups.add(lookupKeys(this.state, fo), bindings);
     }
+    // Every lease the messages of this read name, looked up before any of them is handled
+    // (as one at a time would): writes not yet committed first, then the store.
+    this.#lookup(lookups);
     if (error) {
       this.#hooks.onReceive?.(undefined, new Uint8Array(), [error]);
       events.push({ type: "message-received", errors: [error] });
@@ -234,6 +311,15 @@ export class EngineDriver {
   /** The DHCPv6 server changed (and stored) a lease. */
   leaseChanged(lease: Lease): void {
     this.#dispatch({ type: "client-lease-changed", lease });
+  }
+
+  /**
+   * Several changed leases at once: one engine step, so their BNDUPDs leave in one write
+   * (the serve shell gathers the leases of the Replies sent in one turn).
+   */
+  leasesChanged(leases: readonly Lease[]): void {
+    if (leases.length === 0) return;
+    this.#dispatchMany(leases.map((lease) => ({ type: "client-lease-changed", lease })));
   }
 
   /** Resolves once every write and send issued so far is done. */
@@ -259,29 +345,38 @@ export class EngineDriver {
 
   // --- internals ---
 
-  #lookup(m: FailoverMessage): Lease[] {
-    const keys = lookupKeys(this.state, m);
-    if (keys.length === 0) return [];
-    const out: Lease[] = [];
-    for (const k of keys) {
-      const text = leaseKeyText({
+  /** Fills the `bindings` of each message from the overlay and the store, in key order. */
+  #lookup(lookups: Lookups): void {
+    const { keys, into } = lookups;
+    if (keys.length === 0) return;
+    const found: (Lease | undefined)[] = new Array(keys.length);
+    const fromStore: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      const o = this.#overlay.size === 0 ? undefined : this.#overlay.get(leaseKeyText({
         kind: k.kind,
         address: k.address,
         prefixLength: k.prefixLength ?? 128,
-      });
-      const o = this.#overlay.get(text);
-      if (o) {
-        out.push(o);
-        continue;
-      }
-      try {
-        const l = this.#store.get(k);
-        if (l) out.push(l);
-      } catch {
-        // An invalid key cannot be in the store; the engine rejects the lease itself.
+      }));
+      if (o) found[i] = o;
+      else fromStore.push(i);
+    }
+    if (fromStore.length > 0 && this.#bulk) {
+      const got = this.#bulk.getMany(fromStore.map((i) => keys[i]));
+      for (let j = 0; j < fromStore.length; j++) found[fromStore[j]] = got[j];
+    } else {
+      for (const i of fromStore) {
+        try {
+          found[i] = this.#store.get(keys[i]);
+        } catch {
+          // An invalid key cannot be in the store; the engine rejects the lease itself.
+        }
       }
     }
-    return out;
+    for (let i = 0; i < keys.length; i++) {
+      const l = found[i];
+      if (l) into[i].push(l);
+    }
   }
 
   #dispatch(e: Event): void {
@@ -314,8 +409,8 @@ export class EngineDriver {
    */
   #execute(actions: readonly Action[]): void {
     const writes: StoreWrite[] = [];
-    const early: { message: FailoverMessage; bytes: Uint8Array }[] = [];
-    const late: { message: FailoverMessage; bytes: Uint8Array }[] = [];
+    const early: Outgoing[] = [];
+    const late: Outgoing[] = [];
     let closing: { reason: string; rejected: boolean } | undefined;
     for (const a of actions) {
       this.#hooks.onAction?.(a);
@@ -327,6 +422,9 @@ export class EngineDriver {
           let bytes: Uint8Array;
           try {
             bytes = encodeMessage(a.message);
+            if (bytes.length > MAX_FRAMED_MESSAGE) {
+              throw new Error(`message of ${bytes.length} octets exceeds 65535`);
+            }
           } catch (e) {
             this.#hooks.onAction?.({
               type: "log",
@@ -414,20 +512,19 @@ export class EngineDriver {
     this.#barrier.catch(() => {});
   }
 
-  #write(frames: { message: FailoverMessage; bytes: Uint8Array }[]): void {
+  #write(frames: Outgoing[]): void {
     const t = this.#transport;
     if (!t) return;
     let size = 0;
-    const framed = frames.map((f) => {
-      const b = frameMessage(f.bytes);
-      size += b.length;
-      return b;
-    });
+    for (const f of frames) size += 2 + f.bytes.length;
+    // One buffer, one TCP write: each message behind its RFC 5460 message-size.
     const data = new Uint8Array(size);
     let off = 0;
-    for (const b of framed) {
-      data.set(b, off);
-      off += b.length;
+    for (const f of frames) {
+      data[off] = f.bytes.length >> 8;
+      data[off + 1] = f.bytes.length & 0xff;
+      data.set(f.bytes, off + 2);
+      off += 2 + f.bytes.length;
     }
     const barrier = this.#barrier;
     this.#out = this.#out.then(() => barrier).then(() => {
@@ -435,6 +532,7 @@ export class EngineDriver {
       for (const f of frames) this.#hooks.onSend?.(f.message, f.bytes);
       this.#stats.framesOut += frames.length;
       this.#stats.bytesOut += data.length;
+      this.#stats.writes++;
       return t.write(data);
     }).catch(() => {
       // A failed write (peer gone, or the commit before it failed): drop the connection.
@@ -474,7 +572,9 @@ export class EngineDriver {
               done = true;
               break;
             }
-            const o = this.#overlay.get(leaseKeyText(n.value));
+            const o = this.#overlay.size === 0
+              ? undefined
+              : this.#overlay.get(leaseKeyText(n.value));
             leases.push(o ?? n.value);
           }
           if (done) this.#streams.delete(stream);
@@ -490,5 +590,24 @@ export class EngineDriver {
     // Answered before any event still waiting (see `stepMany`).
     this.#events.unshift({ type: "bindings-read", stream, leases, done, counts });
     if (!this.#draining) this.#dispatchMany([]);
+  }
+}
+
+/** A message ready for the wire. */
+interface Outgoing {
+  message: FailoverMessage;
+  bytes: Uint8Array;
+}
+
+/** The lease keys the messages of one read name, and where each answer goes. */
+class Lookups {
+  readonly keys: LeaseKey[] = [];
+  readonly into: Lease[][] = [];
+
+  add(keys: readonly LeaseKey[], bindings: Lease[]): void {
+    for (const k of keys) {
+      this.keys.push(k);
+      this.into.push(bindings);
+    }
   }
 }

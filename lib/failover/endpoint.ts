@@ -140,6 +140,19 @@ const CONFLICTING: readonly EndpointStateName[] = [
  * current state, the trigger and the role applies; when none matches, nothing happens.
  * Entering a state has its own duties (timers, UPDREQ, flushing updates) which `engine.ts`
  * performs for every entry, whatever the row.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TRANSITIONS } from "@failover6/failover6";
+ *
+ * // Where COMMUNICATIONS-INTERRUPTED goes when the partner says it is in NORMAL (§8.7.2).
+ * const row = TRANSITIONS.find((t) =>
+ *   t.from === "COMMUNICATIONS-INTERRUPTED" && t.trigger.on === "partner-state" &&
+ *   t.trigger.partner.includes("NORMAL")
+ * );
+ * assert.equal(row?.to, "NORMAL");
+ * ```
  */
 export const TRANSITIONS: readonly Transition[] = [
   // STARTUP (§8.3.2)

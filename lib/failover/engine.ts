@@ -30,6 +30,7 @@ import {
   statusCode,
 } from "../wire/options.ts";
 import { messageTypeName } from "../wire/names.ts";
+import { parseIPv6Into } from "../wire/ipv6.ts";
 import type {
   EndpointStateRecord,
   Lease,
@@ -161,26 +162,47 @@ export interface EngineConfig {
 
 /** The configuration with every default filled in. */
 export interface ResolvedEngineConfig {
+  /** See {@linkcode EngineConfig.role}. */
   role: Role;
+  /** See {@linkcode EngineConfig.relationship}. */
   relationship: string;
+  /** See {@linkcode EngineConfig.mclt}. */
   mclt: number;
+  /** See {@linkcode EngineConfig.keepaliveTime}. */
   keepaliveTime: number;
+  /** See {@linkcode EngineConfig.contactPerKeepalive}. */
   contactPerKeepalive: number;
+  /** See {@linkcode EngineConfig.maxUnackedBndupd}. */
   maxUnackedBndupd: number;
+  /** See {@linkcode EngineConfig.fixedPdLength}. */
   fixedPdLength: boolean;
+  /** See {@linkcode EngineConfig.startupTime}. */
   startupTime: number;
+  /** See {@linkcode EngineConfig.autoPartnerDown}. */
   autoPartnerDown?: number;
+  /** See {@linkcode EngineConfig.updDoneTimeout}. */
   updDoneTimeout: number;
+  /** See {@linkcode EngineConfig.updateScanInterval}. */
   updateScanInterval: number;
+  /** See {@linkcode EngineConfig.heartbeatInterval}. */
   heartbeatInterval: number;
+  /** See {@linkcode EngineConfig.maxSkew}. */
   maxSkew: number;
+  /** See {@linkcode EngineConfig.emptyStorageState}. */
   emptyStorageState: "RECOVER" | "PARTNER-DOWN";
+  /** See {@linkcode EngineConfig.skipRecoverWaitWhenNew}. */
   skipRecoverWaitWhenNew: boolean;
+  /** See {@linkcode EngineConfig.supportedVersions}. */
   supportedVersions: ProtocolVersion[];
+  /** See {@linkcode EngineConfig.prefixes}. */
   prefixes?: string[];
+  /** See {@linkcode EngineConfig.acceptDnsInfo}. */
   acceptDnsInfo: boolean;
+  /** See {@linkcode EngineConfig.rebalance}. */
   rebalance: RebalancePolicy;
+  /** See {@linkcode EngineConfig.readBatch}. */
   readBatch: number;
+  /** See {@linkcode EngineConfig.firstTransactionId}. */
   firstTransactionId: number;
 }
 
@@ -265,6 +287,7 @@ export type ConnectionPhase =
 
 /** The connection as the engine sees it. */
 export interface CommsState {
+  /** Where the connection stands. */
   phase: ConnectionPhase;
   /** Peer address given with `connection-up`. */
   peer?: string;
@@ -272,6 +295,7 @@ export interface CommsState {
   since: number;
   /** Last message received / sent (ms): the keepalive and send timers count from these. */
   lastReceived: number;
+  /** Last message sent (ms). */
   lastSent: number;
   /** Transaction-id of our CONNECT (primary). */
   connectXid?: number;
@@ -295,9 +319,13 @@ export interface StartupInfo {
 
 /** Counters for logs, benchmarks and tests. */
 export interface EngineCounters {
+  /** BNDUPDs sent. */
   bndupdSent: number;
+  /** BNDUPDs received. */
   bndupdReceived: number;
+  /** BNDREPLYs sent. */
   bndreplySent: number;
+  /** BNDREPLYs received. */
   bndreplyReceived: number;
   /** Leases this side rejected in BNDREPLYs. */
   rejectionsSent: number;
@@ -309,10 +337,13 @@ export interface EngineCounters {
 
 /** The whole engine state: plain data, replaced (never changed) by `step`. */
 export interface EngineState {
+  /** The configuration, defaults filled in. */
   readonly config: ResolvedEngineConfig;
   /** What §8.2 keeps in stable storage (current, previous and partner state ...). */
   readonly endpoint: EndpointStateRecord;
+  /** Facts of the STARTUP algorithm (§8.3.2). */
   readonly startup: StartupInfo;
+  /** The connection to the partner. */
   readonly comms: CommsState;
   /**
    * The C flag sent in STATE (§5.5.15): this server had communicated with the partner before
@@ -323,6 +354,7 @@ export interface EngineState {
   readonly hadComms: boolean;
   /** The last SERVER_FLAGS received had STARTUP set (the A flag). */
   readonly ackStartup: boolean;
+  /** The next transaction-id to use. */
   readonly nextXid: number;
   /** Next id for jobs and binding streams. */
   readonly nextId: number;
@@ -330,7 +362,9 @@ export interface EngineState {
   readonly outstanding: ReadonlyMap<number, OutstandingBndupd>;
   /** Lease key text → transaction-id of its unanswered BNDUPD. */
   readonly inflight: ReadonlyMap<string, number>;
+  /** Running update jobs (UPDREQ answers, flushes, scans). */
   readonly jobs: readonly SyncJob[];
+  /** Leases waiting to be sent in a BNDUPD. */
   readonly queue: readonly QueuedLease[];
   /** Our outstanding UPDREQ/UPDREQALL. */
   readonly request?: UpdateRequest;
@@ -338,6 +372,7 @@ export interface EngineState {
   readonly poolRequest?: { xid: number; at: number };
   /** The shutdown command was given. */
   readonly stopped: boolean;
+  /** Message counters. */
   readonly counters: EngineCounters;
 }
 
@@ -346,6 +381,9 @@ export interface EngineState {
 // ---------------------------------------------------------------------------------------
 
 const KEEPALIVE_TIMERS: readonly TimerName[] = ["keepalive", "contact"];
+
+/** The `bindings` of an event that supplies none. */
+const NO_BINDINGS: ReadonlyMap<string, Lease> = new Map();
 
 class Step {
   readonly cfg: ResolvedEngineConfig;
@@ -371,8 +409,8 @@ class Step {
   #queue: QueuedLease[];
   #queueOwned = false;
   #queueHead = 0;
-  /** Local records supplied with the current event, by key text. */
-  bindings: Map<string, Lease> = new Map();
+  /** Local records supplied with the current event, by key text (never changed in place). */
+  bindings: ReadonlyMap<string, Lease> = NO_BINDINGS;
   /** Leases written during this step (later events of a `stepMany` must see them). */
   #written = new Map<string, Lease>();
   /** Actions before this index were checked for `read-bindings` (see `stepMany`). */
@@ -499,9 +537,13 @@ class Step {
     for (const w of writes) if (w.type === "lease") this.wrote(w.lease);
     this.act({ type: "persist", writes });
   }
-  /** Records a lease written in this step. */
-  wrote(lease: Lease): void {
-    this.#written.set(leaseKeyText(lease), lease);
+  /** `persist` for writes whose leases were all recorded with `wrote` already. */
+  persistRecorded(writes: StoreWrite[]): void {
+    if (writes.length > 0) this.act({ type: "persist", writes });
+  }
+  /** Records a lease written in this step (`key`: its key text, when known). */
+  wrote(lease: Lease, key: string = leaseKeyText(lease)): void {
+    this.#written.set(key, lease);
   }
   /** The current local record of a lease: written in this step, else supplied with the event. */
   local(key: string): Lease | undefined {
@@ -525,11 +567,17 @@ class Step {
   }
 
   send(msgType: FailoverMsgType, options: DhcpOption[] = [], xid?: number): FailoverMessage {
-    const message = failoverMessage(msgType, xid ?? this.xid(), toWireTime(this.now), options);
+    const message = failoverMessage(msgType, xid ?? this.xid(), this.wireNow, options);
     this.act({ type: "send", message });
-    this.comms = { ...this.comms, lastSent: this.now };
+    if (this.comms.lastSent !== this.now) this.comms = { ...this.comms, lastSent: this.now };
     return message;
   }
+  /** `now` as failover time (computed once per step). */
+  get wireNow(): number {
+    if (this.#wireNow < 0) this.#wireNow = toWireTime(this.now);
+    return this.#wireNow;
+  }
+  #wireNow = -1;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -551,6 +599,22 @@ const EMPTY_COUNTERS: EngineCounters = {
  * "communications failed" result for NORMAL and POTENTIAL-CONFLICT), or RECOVER with no record
  * (§8.3.2 step 1; docs/decisions.md D2). The actions store the STARTUP record and arm the
  * STARTUP, heartbeat and update-scan timers.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createEngine } from "@failover6/failover6";
+ *
+ * const now = 1709294400000;
+ * const { state, actions } = createEngine(
+ *   { role: "primary", relationship: "pair", mclt: 3600 },
+ *   undefined, // no stored endpoint state: a new server
+ *   now,
+ * );
+ * assert.equal(state.endpoint.state, "STARTUP");
+ * // The shell persists the STARTUP record, then arms the timers.
+ * assert.deepEqual(actions.map((a) => a.type), ["persist", "set-timer", "set-timer", "set-timer"]);
+ * ```
  */
 export function createEngine(
   config: EngineConfig,
@@ -626,6 +690,25 @@ export function createEngine(
 /**
  * Handles one event at `now` and returns the new state and the actions to carry out, in
  * order. Never throws on bad peer input: that becomes log lines, rejections, DISCONNECT.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createEngine, MessageType, step } from "@failover6/failover6";
+ *
+ * const now = 1709294400000;
+ * const { state } = createEngine({ role: "primary", relationship: "pair", mclt: 3600 }, undefined, now);
+ *
+ * // The TCP connection is up: a primary sends CONNECT.
+ * const up = step(state, { type: "connection-up" }, now);
+ * const sent = up.actions.find((a) => a.type === "send");
+ * assert.equal(sent?.type === "send" ? sent.message.msgType : 0, MessageType.CONNECT);
+ *
+ * // The STARTUP timer fires with no partner in sight: an empty store means RECOVER (§8.3.2).
+ * const later = step(state, { type: "timer-fired", name: "startup" }, now + 10_000);
+ * assert.equal(later.state.endpoint.state, "RECOVER");
+ * assert.equal(state.endpoint.state, "STARTUP"); // the input state is not modified
+ * ```
  */
 export function step(state: EngineState, event: Event, now: number): StepResult<EngineState> {
   const { state: next, actions } = stepMany(state, [event], now);
@@ -675,7 +758,9 @@ function handle(s: Step, e: Event): void {
     case "connection-down":
       return commsLost(s, e.reason, "comms-failed", false);
     case "message-received":
-      s.bindings = new Map((e.bindings ?? []).map((l) => [leaseKeyText(l), l]));
+      s.bindings = e.bindings === undefined || e.bindings.length === 0
+        ? NO_BINDINGS
+        : new Map(e.bindings.map((l) => [leaseKeyText(l), l]));
       return received(s, e.message, e.errors?.length ?? 0);
     case "timer-fired":
       return timerFired(s, e.name);
@@ -1026,7 +1111,7 @@ function bad(s: Step, text: string, status = STATUS_UNSPEC_FAIL): void {
 
 function received(s: Step, message: FailoverMessage | undefined, errorCount: number): void {
   if (s.comms.phase === "down") return;
-  s.comms = { ...s.comms, lastReceived: s.now };
+  if (s.comms.lastReceived !== s.now) s.comms = { ...s.comms, lastReceived: s.now };
   if (!message) return bad(s, "frame too short for a failover header");
   if (message.kind !== "failover") {
     return bad(s, `message type ${message.msgType} is not a failover message`);
@@ -1229,8 +1314,18 @@ function poolreqReceived(s: Step, m: FailoverMessage): void {
 
 // --- BNDUPD ---
 
+const OWNER_OCTETS = new Uint8Array(16);
+
+/** `addressOwner` without a bigint for an address written in hex groups (as decoded). */
+function ownerOfAddress(address: string): "primary" | "secondary" {
+  if (address.indexOf(".") < 0 && parseIPv6Into(address, OWNER_OCTETS)) {
+    return (OWNER_OCTETS[15] & 1) === 1 ? "primary" : "secondary";
+  }
+  return addressOwner(address);
+}
+
 function ownerFor(key: ReceivedLease["key"], status: Lease["status"], local?: Lease): PoolOwner {
-  if (key.kind === "na") return addressOwner(key.address);
+  if (key.kind === "na") return ownerOfAddress(key.address);
   if (status === "FREE-BACKUP") return "secondary";
   if (status === "FREE" || status === "PENDING-FREE") return "primary";
   return local?.owner && local.owner !== "none" ? local.owner : "primary";
@@ -1270,7 +1365,7 @@ function bndupdReceived(s: Step, m: FailoverMessage): void {
         ownerFor(lease.key, status, local),
       );
       writes.push({ type: "lease", lease: next });
-      s.wrote(next);
+      s.wrote(next, key);
       continue;
     }
     const message = `${decision.rule}: ${decision.reason}`;
@@ -1280,14 +1375,14 @@ function bndupdReceived(s: Step, m: FailoverMessage): void {
     if (damp.setFlag && !local!.updatePending) {
       const flagged = { ...local!, updatePending: true };
       writes.push({ type: "lease", lease: flagged });
-      s.wrote(flagged);
+      s.wrote(flagged, key);
       if (damp.sendNow) followUps.push(flagged);
     }
   }
   const rejected = countRejections(parsed, outcomes);
   s.counters.rejectionsSent += rejected;
   if (parsed.shape === "none") s.log("warn", `BNDUPD rejected: ${parsed.error.message}`);
-  s.persist(writes);
+  s.persistRecorded(writes);
   s.send(25, bndreplyOptions(parsed, outcomes), m.transactionId);
   s.counters.bndreplySent++;
   for (const l of followUps) s.enqueue({ lease: l, job: 0 });

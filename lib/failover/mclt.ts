@@ -19,6 +19,7 @@
  *
  * @module
  */
+import type { EndpointStateName } from "../store/types.ts";
 
 import { formatDuration } from "../util/duration.ts";
 
@@ -28,18 +29,8 @@ export const MIN_LEASE_LIFETIME = 30;
 /** The largest finite DHCPv6 lifetime; 0xffffffff means "infinity" (RFC 8415 §7.7). */
 export const MAX_FINITE_LIFETIME = 0xffff_fffe;
 
-/** The failover endpoint states of RFC 8156 §8 (wire codes 1–10). */
-export type EndpointStateName =
-  | "STARTUP"
-  | "NORMAL"
-  | "COMMUNICATIONS-INTERRUPTED"
-  | "PARTNER-DOWN"
-  | "POTENTIAL-CONFLICT"
-  | "RECOVER"
-  | "RECOVER-WAIT"
-  | "RECOVER-DONE"
-  | "RESOLUTION-INTERRUPTED"
-  | "CONFLICT-DONE";
+/** The failover endpoint states of RFC 8156 §8 (wire codes 1–10); defined once, in lib/store. */
+export type { EndpointStateName };
 
 /**
  * Whether the MCLT limits the lifetimes given to clients in a state: everywhere except
@@ -49,7 +40,28 @@ export function mcltLimitsLifetimes(state: EndpointStateName): boolean {
   return state !== "PARTNER-DOWN";
 }
 
-/** An input that no rule can work with; `field` is the property name of the input object. */
+/**
+ * An input that no rule can work with; `field` is the property name of the input object.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { clientValidLifetime, McltInputError } from "@failover6/failover6";
+ *
+ * assert.throws(
+ *   () =>
+ *     clientValidLifetime({
+ *       desired: 259200,
+ *       ackedPartnerLifetime: null,
+ *       now: 600000000,
+ *       mclt: 10, // below the 30 s floor of RFC 8156 §1
+ *       state: "NORMAL",
+ *       newLease: true,
+ *     }),
+ *   (e) => e instanceof McltInputError && e.field === "mclt",
+ * );
+ * ```
+ */
 export class McltInputError extends RangeError {
   /** Always `"McltInputError"`. */
   override name = "McltInputError";
@@ -199,10 +211,18 @@ export interface ClientLifetime {
  *
  * @example Step 1 of the RFC's example: nothing acked yet, so one MCLT.
  * ```ts
- * clientValidLifetime({
- *   desired: 259200, ackedPartnerLifetime: null, now: 600000000, mclt: 3600,
- *   state: "NORMAL", newLease: true,
- * }).valid; // 3600
+ * import assert from "node:assert/strict";
+ * import { clientValidLifetime } from "@failover6/failover6";
+ *
+ * const r = clientValidLifetime({
+ *   desired: 259200,
+ *   ackedPartnerLifetime: null,
+ *   now: 600000000,
+ *   mclt: 3600,
+ *   state: "NORMAL",
+ *   newLease: true,
+ * });
+ * assert.deepEqual([r.valid, r.rule], [3600, "mclt"]);
  * ```
  */
 export function clientValidLifetime(input: ClientLifetimeInput): ClientLifetime {
@@ -352,6 +372,16 @@ export interface PartnerLifetimeDecision {
  * - at least the client's expiry `now + granted`, so the partner's knowledge covers the lease;
  * - never below the already acked partner lifetime, so that renewals granted against the old
  *   acknowledgement, before this BNDUPD is acked, stay within the partner's knowledge + MCLT.
+ *
+ * @example Step 2 of the §4.4.1 example: after granting one MCLT, send T1 + 3 days
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { partnerLifetimeToSend } from "@failover6/failover6";
+ *
+ * const d = partnerLifetimeToSend({ now: 600000000, granted: 3600, desired: 259200, t1Fraction: 0.5 });
+ * assert.equal(d.partnerLifetime, 600000000 + 1800 + 259200);
+ * assert.equal(d.rule, "policy");
+ * ```
  */
 export function partnerLifetimeToSend(input: PartnerLifetimeInput): PartnerLifetimeDecision {
   const { now, granted, desired, t1Fraction } = input;
@@ -476,6 +506,22 @@ export interface ReuseDecision {
  *
  * Outside PARTNER-DOWN a lease goes to a different client only after the partner has acked the
  * BNDUPD that said it is free (§4.2.2.1); that is an event, not a time, and not computed here.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { reuseTime } from "@failover6/failover6";
+ *
+ * const T = 600000000; // PARTNER-DOWN entry
+ * const d = reuseTime({
+ *   mclt: 3600,
+ *   partnerDownEntry: T,
+ *   clientExpiry: T + 7200,
+ *   ackedPartnerLifetime: T + 1000,
+ * });
+ * assert.equal(d.at, T + 7200 + 3600); // the client's expiry is the latest lease time
+ * assert.equal(d.latest, "clientExpiry");
+ * ```
  */
 export function reuseTime(input: ReuseInput): ReuseDecision {
   const { mclt, partnerDownEntry } = input;
@@ -561,6 +607,17 @@ export interface RecoverWaitDecision {
 /**
  * When RECOVER-WAIT ends (§8.6.2): `(TIME-OF-FAILURE if known, else server start time) + MCLT`.
  * The timer may already have passed on entry; the server then goes to RECOVER-DONE at once.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recoverWaitEnd } from "@failover6/failover6";
+ *
+ * const known = recoverWaitEnd({ timeOfFailure: 600000000, startTime: 600000600, mclt: 3600 });
+ * assert.deepEqual([known.at, known.rule], [600003600, "time-of-failure"]);
+ * const unknown = recoverWaitEnd({ timeOfFailure: null, startTime: 600000600, mclt: 3600 });
+ * assert.deepEqual([unknown.at, unknown.rule], [600004200, "start-time"]);
+ * ```
  */
 export function recoverWaitEnd(input: RecoverWaitInput): RecoverWaitDecision {
   const { startTime, mclt } = input;

@@ -215,6 +215,24 @@ function before(a: Pending, b: Pending): boolean {
  *
  * @throws {McltInputError} when {@linkcode checkScheduleParams} finds a problem, or the schedule
  *   would exceed {@linkcode MAX_SCHEDULE_ROWS} rows.
+ *
+ * @example The worked example of RFC 8156 §4.4.1: MCLT 1 h, desired 3 days, T1 at half
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { simulateSchedule } from "@failover6/failover6";
+ *
+ * const rows = simulateSchedule({
+ *   start: 600000000,
+ *   desired: 3 * 86400,
+ *   mclt: 3600,
+ *   t1Fraction: 0.5,
+ *   renewals: 2,
+ * });
+ * const grants = rows.filter((r) => r.event === "request" || r.event === "renew");
+ * // The first grant is one MCLT; once the partner has acked, the full 3 days.
+ * assert.deepEqual(grants.map((r) => r.clientLifetime), [3600, 259200, 259200]);
+ * assert.deepEqual(rows.slice(0, 3).map((r) => r.event), ["request", "bndupd", "bndreply"]);
+ * ```
  */
 export function simulateSchedule(params: ScheduleParams): ScheduleRow[] {
   const problem = checkScheduleParams(params);

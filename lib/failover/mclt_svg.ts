@@ -71,7 +71,24 @@ function num(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(1);
 }
 
-/** Renders the schedule as a standalone SVG document (UTF-8 text). */
+/**
+ * Renders the schedule as a standalone SVG document (UTF-8 text).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { scheduleSvg, simulateSchedule } from "@failover6/failover6";
+ *
+ * const params = { start: 600000000, desired: 259200, mclt: 3600, t1Fraction: 0.5 };
+ * const svg = scheduleSvg(simulateSchedule(params), {
+ *   start: params.start,
+ *   mclt: params.mclt,
+ *   title: "MCLT 1h, 3 days desired",
+ * });
+ * assert.ok(svg.startsWith("<svg "));
+ * assert.ok(svg.includes("MCLT 1h, 3 days desired"));
+ * ```
+ */
 export function scheduleSvg(rows: readonly ScheduleRow[], options: ScheduleSvgOptions): string {
   const width = options.width ?? 960;
   const height = options.height ?? 540;

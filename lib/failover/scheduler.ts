@@ -57,13 +57,32 @@ export class RealScheduler implements Scheduler {
  * Timers on a {@linkcode FakeClock}: nothing fires until {@linkcode advance} or
  * {@linkcode runDue}; due timers fire in time order (ties in the order they were set), and
  * timers set while firing also fire if they are due.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FakeClock, ManualScheduler } from "@failover6/failover6";
+ *
+ * const timers = new ManualScheduler(new FakeClock(0));
+ * const fired: string[] = [];
+ * timers.set("keepalive", 60_000, () => fired.push("keepalive"));
+ * timers.set("contact", 15_000, () => fired.push("contact"));
+ * timers.advance(30_000);
+ * assert.deepEqual(fired, ["contact"]);
+ * assert.deepEqual(timers.pending(), [{ name: "keepalive", at: 60_000 }]);
+ * ```
  */
 export class ManualScheduler implements Scheduler {
+  /** The fake clock the timers run on. */
   readonly clock: FakeClock;
   readonly #timers = new Map<string, { at: number; seq: number; fn: () => void }>();
   #seq = 0;
 
-  /** @param clock the fake clock tests move */
+  /**
+   * Creates a scheduler with no timers.
+   *
+   * @param clock the fake clock tests move
+   */
   constructor(clock: FakeClock) {
     this.clock = clock;
   }

@@ -32,7 +32,9 @@ export type SyncJobKind =
 
 /** One sync job. Jobs run one at a time, first in first out. */
 export interface SyncJob {
+  /** Job id. */
   id: number;
+  /** What the job is for. */
   kind: SyncJobKind;
   /** Transaction-id of the UPDREQ/UPDREQALL being answered. */
   xid?: number;
@@ -54,6 +56,7 @@ export interface SyncJob {
 
 /** A lease waiting to go out as a BNDUPD. */
 export interface QueuedLease {
+  /** The lease to send. */
   lease: Lease;
   /** The job it belongs to; 0 for an immediate update (lease change, damping). */
   job: number;
@@ -61,15 +64,19 @@ export interface QueuedLease {
 
 /** What a BNDUPD said about one lease, to compare with the lease when the BNDREPLY arrives. */
 export interface Fingerprint {
+  /** Binding status sent. */
   status: BindingStatus;
+  /** Client DUID sent (lower-case hex). */
   clientDuid: string;
   /** Wire seconds (0 when absent). */
   stateExpirationTime: number;
+  /** Partner lifetime sent, wire seconds (0 when absent). */
   partnerLifetime: number;
 }
 
 /** A BNDUPD sent and not yet answered. */
 export interface OutstandingBndupd {
+  /** Transaction-id of the BNDUPD. */
   xid: number;
   /** The lease key text (`na 2001:db8::1/128`). */
   key: string;
@@ -91,7 +98,9 @@ export interface OutstandingBndupd {
 
 /** Our outstanding UPDREQ / UPDREQALL (§5.4: its id is not reused until UPDDONE). */
 export interface UpdateRequest {
+  /** Transaction-id of the request. */
   xid: number;
+  /** Which request. */
   kind: "UPDREQ" | "UPDREQALL";
   /** When sent (ms). */
   at: number;

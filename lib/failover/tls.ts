@@ -255,7 +255,14 @@ export function startTlsConnector(options: TlsOptions): Connector {
           ca: options.caCerts,
           cert: options.cert,
           key: options.key,
-          servername: options.serverName ?? hostname,
+          // SNI carries names only (Deno's node:tls refuses an IP there, RFC 6066 §3): for a
+          // partner configured by address, check its certificate's IP subjectAltName instead.
+          ...(options.serverName === undefined && net.isIP(hostname) !== 0
+            ? {
+              checkServerIdentity: (_host: string, cert: tls.PeerCertificate) =>
+                tls.checkServerIdentity(hostname, cert),
+            }
+            : { servername: options.serverName ?? hostname }),
           rejectUnauthorized: true,
         }, () => resolve(t));
         t.once("error", reject);

@@ -49,8 +49,11 @@ export class NamedTimers implements NamedScheduler {
 
 /** Options of {@linkcode EnginePeer}. */
 export interface EnginePeerOptions {
+  /** The engine's configuration. */
   config: EngineConfig;
+  /** The network to listen or connect on. */
   network: Network;
+  /** Clock and timers (virtual in tests). */
   scheduler: Scheduler;
   /** Secondary: where to listen. */
   listen?: Endpoint;
@@ -60,6 +63,7 @@ export interface EnginePeerOptions {
   retryMs?: number;
   /** Bindings (default: a fresh in-memory store). */
   store?: BindingStore;
+  /** Observers of the driver. */
   hooks?: DriverHooks;
   /** Connection events, one line each. */
   log?: (line: string) => void;
@@ -69,9 +73,33 @@ export interface EnginePeerOptions {
   onDisconnect?: (conn: Conn, byUs: boolean) => void;
 }
 
-/** The engine on a partner network. */
+/**
+ * The engine on a partner network.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EnginePeer, MemoryNetwork } from "@failover6/failover6";
+ * import { VirtualScheduler } from "./scheduler.ts"; // not in mod.ts yet (see its docs)
+ *
+ * const scheduler = new VirtualScheduler();
+ * const network = new MemoryNetwork();
+ * const peer = new EnginePeer({
+ *   config: { role: "secondary", relationship: "pair", mclt: 3600 },
+ *   network,
+ *   scheduler,
+ *   listen: { address: "2001:db8::2", port: 647 },
+ * });
+ * peer.start();
+ * assert.deepEqual(peer.local, { address: "2001:db8::2", port: 647 });
+ * assert.equal(peer.driver.endpointState, "STARTUP");
+ * await scheduler.run(peer.stop());
+ * ```
+ */
 export class EnginePeer {
+  /** The engine driver. */
   readonly driver: EngineDriver;
+  /** The bindings the engine keeps. */
   readonly store: BindingStore;
   readonly #o: EnginePeerOptions;
   #listener: Listener | undefined;

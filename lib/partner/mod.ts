@@ -6,8 +6,8 @@
  * virtual), and turn the {@linkcode RunReport} into JUnit XML or JSON. {@linkcode EnginePeer}
  * runs our own engine on the same network (the `--auto` partner).
  *
- * @example
- * ```ts
+ * @example Against a live peer over TCP (see {@linkcode runScenarios} for a tested, in-memory run)
+ * ```ts ignore
  * const report = await runScenarios(conformanceFor("primary"), {
  *   role: "primary",
  *   network: tcpNetwork,

@@ -12,6 +12,7 @@ import { FAILOVER_PORT } from "../wire/types.ts";
 export interface Endpoint {
   /** IPv4 or IPv6 text (no brackets). */
   address: string;
+  /** TCP port. */
   port: number;
 }
 
@@ -296,6 +297,24 @@ class MemoryListener implements Listener {
 /**
  * An in-memory network: `listen` registers an endpoint, `connect` pairs two pipes. Connecting
  * to an endpoint nobody listens on is refused. Client ports are handed out from 40000 up.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryNetwork } from "@failover6/failover6";
+ *
+ * const net = new MemoryNetwork("2001:db8::1");
+ * const listener = net.listen({ address: "2001:db8::2", port: 647 });
+ * const client = await net.connect({ address: "2001:db8::2", port: 647 });
+ * const server = await listener.accept();
+ * await client.write(new Uint8Array([1, 2, 3]));
+ * assert.deepEqual(await server.read(), new Uint8Array([1, 2, 3]));
+ * assert.deepEqual(server.remote, { address: "2001:db8::1", port: 40000 });
+ * client.close();
+ * assert.equal(await server.read(), null);
+ * listener.close();
+ * await assert.rejects(net.connect({ address: "2001:db8::2", port: 647 })); // refused
+ * ```
  */
 export class MemoryNetwork implements Network {
   #listeners = new Map<string, MemoryListener>();

@@ -58,16 +58,21 @@ import {
 
 /** How to run scenarios. */
 export interface RunnerOptions {
+  /** The role the partner plays. */
   role: Role;
+  /** What the partner announces and accepts (defaults: `DEFAULT_SETTINGS`). */
   settings?: Partial<PartnerSettings>;
+  /** Real TCP or in memory. */
   network: Network;
   /** Primary: the secondary to connect to. */
   peer?: Endpoint;
   /** Secondary: where connections come from (shared by all scenarios of a run). */
   acceptor?: Acceptor;
+  /** Wall clock or virtual time. */
   scheduler: Scheduler;
   /** Log lines (messages as they flow, verdicts). */
   log?: (line: string) => void;
+  /** Records what flows (e.g. a pcapng file). */
   recorder?: SessionRecorder;
   /** Variables given on the command line; they win over the scenario's. */
   vars?: Record<string, VarValue>;
@@ -75,14 +80,52 @@ export interface RunnerOptions {
   defaultWithinMs?: number;
   /** How long to try to connect / wait for a connection (default 10 s / 60 s). */
   connectTimeoutMs?: number;
+  /** How long a secondary waits for a connection (default 60 s). */
   acceptTimeoutMs?: number;
 }
 
 /**
  * Hands out accepted connections one at a time; an accept that outlives its caller's timeout
  * is kept for the next caller instead of being lost.
+ *
+ * @example The partner as secondary: our engine (primary) connects to its listener
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   Acceptor,
+ *   conformanceFor,
+ *   EnginePeer,
+ *   MemoryNetwork,
+ *   runScenarios,
+ * } from "@failover6/failover6";
+ * import { VirtualScheduler } from "./scheduler.ts"; // not in mod.ts yet (see its docs)
+ *
+ * const scheduler = new VirtualScheduler();
+ * const network = new MemoryNetwork("2001:db8::1");
+ * const acceptor = new Acceptor(network.listen({ address: "2001:db8::3", port: 647 }));
+ * const engine = new EnginePeer({
+ *   config: { role: "primary", relationship: "pair", mclt: 3600, startupTime: 1 },
+ *   network,
+ *   scheduler,
+ *   connect: { address: "2001:db8::3", port: 647 },
+ * });
+ * engine.start();
+ * const report = await scheduler.run(
+ *   runScenarios(conformanceFor("secondary", ["connect-as-secondary"]), {
+ *     role: "secondary",
+ *     settings: { relationship: "pair" },
+ *     network,
+ *     acceptor,
+ *     scheduler,
+ *   }),
+ * );
+ * await scheduler.run(engine.stop());
+ * acceptor.listener.close();
+ * assert.equal(report.passed, 1);
+ * ```
  */
 export class Acceptor {
+  /** The listener connections come from. */
   readonly listener: Listener;
   #pending: Promise<Conn> | undefined;
   #ready: Conn[] = [];
@@ -990,7 +1033,61 @@ export async function runScenario(s: Scenario, o: RunnerOptions): Promise<Scenar
   return result;
 }
 
-/** Runs scenarios one after the other and sums them up. */
+/**
+ * Runs scenarios one after the other and sums them up.
+ *
+ * @example The partner as primary against our own engine (secondary), in memory and virtual time
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   conformanceFor,
+ *   EnginePeer,
+ *   MemoryNetwork,
+ *   parseScenarios,
+ *   runScenarios,
+ * } from "@failover6/failover6";
+ * import { VirtualScheduler } from "./scheduler.ts"; // not in mod.ts yet (see its docs)
+ *
+ * const scheduler = new VirtualScheduler(); // `realScheduler` and `tcpNetwork` for a live peer
+ * const network = new MemoryNetwork("2001:db8::1");
+ * const engine = new EnginePeer({
+ *   config: {
+ *     role: "secondary",
+ *     relationship: "pair",
+ *     mclt: 3600,
+ *     keepaliveTime: 3, // a CONTACT every 0.75 s
+ *     startupTime: 1,
+ *   },
+ *   network,
+ *   scheduler,
+ *   listen: { address: "2001:db8::2", port: 647 },
+ * });
+ * engine.start();
+ *
+ * const scenarios = [
+ *   ...parseScenarios(`name: contact
+ * role: primary
+ * steps:
+ *   - handshake:
+ *   - expect: CONTACT
+ *     within: 30s
+ * `),
+ *   ...conformanceFor("primary", ["connect-accept"]),
+ * ];
+ * const lines: string[] = [];
+ * const report = await scheduler.run(runScenarios(scenarios, {
+ *   role: "primary",
+ *   settings: { relationship: "pair" },
+ *   network,
+ *   peer: engine.local,
+ *   scheduler,
+ *   log: (line) => lines.push(line),
+ * }));
+ * await scheduler.run(engine.stop());
+ * assert.deepEqual([report.passed, report.failed, report.errors], [2, 0, 0]);
+ * assert.match(lines.at(-1) ?? "", /^== 2 passed, 0 failed, 0 in error, of 2 scenarios/);
+ * ```
+ */
 export async function runScenarios(
   list: Scenario[],
   o: RunnerOptions,

@@ -19,9 +19,24 @@ import { messageTypeOf, stateOf } from "./names.ts";
 import { isRuleName, RULES } from "./rules.ts";
 import type { AutoSettings, Corruption, PartnerSettings, Scenario, Step } from "./types.ts";
 
-/** A scenario file that cannot be used: where and why. */
+/**
+ * A scenario file that cannot be used: where and why.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseScenarios, ScenarioError } from "@failover6/failover6";
+ *
+ * assert.throws(
+ *   () => parseScenarios("name: x\nrole: primary\nsteps:\n  - fly: 3\n", "bad.yaml"),
+ *   (e) => e instanceof ScenarioError && e.line === 4 && e.path === "steps[0]",
+ * );
+ * ```
+ */
 export class ScenarioError extends Error {
+  /** Always `"ScenarioError"`. */
   override name = "ScenarioError";
+  /** The scenario file. */
   readonly file: string;
   /** 1-based line, when known. */
   readonly line?: number;
@@ -402,7 +417,28 @@ function toScenario(raw: unknown, file: string, loc: Loc, base: (string | number
   };
 }
 
-/** Parses scenario YAML text; `file` names it in errors. */
+/**
+ * Parses scenario YAML text; `file` names it in errors.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseScenarios } from "@failover6/failover6";
+ *
+ * const [scenario] = parseScenarios(
+ *   `name: contact-check
+ * role: primary
+ * steps:
+ *   - handshake:
+ *   - expect: CONTACT
+ *     within: 30s
+ * `,
+ *   "contact.yaml",
+ * );
+ * assert.equal(scenario.name, "contact-check");
+ * assert.deepEqual(scenario.steps.map((s) => s.kind), ["handshake", "expect"]);
+ * ```
+ */
 export function parseScenarios(text: string, file = "<scenario>"): Scenario[] {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });

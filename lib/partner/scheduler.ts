@@ -24,7 +24,17 @@ export interface Scheduler extends Clock {
 const realTimers = new Map<number, ReturnType<typeof setTimeout>>();
 let realNextId = 1;
 
-/** The wall clock with `setTimeout`. */
+/**
+ * The wall clock with `setTimeout`.
+ *
+ * @example
+ * ```ts
+ * import { realScheduler } from "@failover6/failover6";
+ * const id = realScheduler.setTimer(10_000, () => console.log("never"));
+ * realScheduler.clearTimer(id);
+ * console.log(realScheduler.now() > 0); // true
+ * ```
+ */
 export const realScheduler: Scheduler = {
   now: () => Date.now(),
   setTimer(delayMs, callback) {
@@ -66,6 +76,23 @@ export class DeadlockError extends Error {
  * A virtual clock for tests. Time only moves inside {@linkcode VirtualScheduler.run}: when all
  * promise work has settled (nothing left but timers), the clock jumps to the earliest timer and
  * fires it. Work must be promise-driven (e.g. `MemoryNetwork`), not real I/O.
+ *
+ * Not re-exported by `mod.ts` yet: JSR's no-slow-types rule wants an explicit type on the
+ * constructor's `startMs` parameter first.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { VirtualScheduler } from "./scheduler.ts";
+ *
+ * const scheduler = new VirtualScheduler(Date.UTC(2024, 2, 1, 12));
+ * const start = scheduler.now();
+ * const oneHour = new Promise<number>((resolve) =>
+ *   scheduler.setTimer(3_600_000, () => resolve(scheduler.now()))
+ * );
+ * // An hour of virtual time passes at once.
+ * assert.equal(await scheduler.run(oneHour), start + 3_600_000);
+ * ```
  */
 export class VirtualScheduler implements Scheduler {
   #now: number;
@@ -74,7 +101,7 @@ export class VirtualScheduler implements Scheduler {
   #seq = 0;
 
   /** Starts the virtual clock at `startMs` (Unix milliseconds). */
-  constructor(startMs = Date.UTC(2024, 2, 1, 12, 0, 0)) {
+  constructor(startMs: number = Date.UTC(2024, 2, 1, 12, 0, 0)) {
     this.#now = startMs;
   }
 

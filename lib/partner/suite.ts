@@ -47,7 +47,19 @@ function s(
   return { name, role, reference, description, steps, source: "conformance", ...extra };
 }
 
-/** The conformance scenarios, in run order. */
+/**
+ * The conformance scenarios, in run order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CONFORMANCE } from "@failover6/failover6";
+ *
+ * const names = CONFORMANCE.map((s) => s.name);
+ * assert.ok(names.includes("bndupd-bndreply"));
+ * assert.ok(CONFORMANCE.every((s) => s.role === "primary" || s.role === "secondary"));
+ * ```
+ */
 export const CONFORMANCE: readonly Scenario[] = [
   s(
     "connect-accept",
@@ -319,7 +331,22 @@ export const CONFORMANCE: readonly Scenario[] = [
   ),
 ];
 
-/** The conformance scenarios for a role, optionally only the named ones (unknown names throw). */
+/**
+ * The conformance scenarios for a role, optionally only the named ones (unknown names throw).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CONFORMANCE, conformanceFor } from "@failover6/failover6";
+ *
+ * const asPrimary = conformanceFor("primary");
+ * assert.equal(asPrimary.length, CONFORMANCE.filter((s) => s.role === "primary").length);
+ * assert.deepEqual(conformanceFor("primary", ["state-exchange"]).map((s) => s.name), [
+ *   "state-exchange",
+ * ]);
+ * assert.throws(() => conformanceFor("primary", ["no-such-scenario"]), RangeError);
+ * ```
+ */
 export function conformanceFor(role: Role, only?: string[]): Scenario[] {
   if (!only || only.length === 0) return CONFORMANCE.filter((x) => x.role === role);
   const out: Scenario[] = [];

@@ -96,9 +96,11 @@ export interface StepCommon {
 
 /** Send one message: built from typed options, defaults, a lease shorthand, or raw hex. */
 export interface SendStep extends StepCommon {
+  /** Discriminant. */
   kind: "send";
   /** Message type code, or "raw" for `raw:` hex. */
   msgType: number | "raw";
+  /** Transaction-id override (default: the next one). */
   transactionId?: unknown;
   /** Absolute sent-time override (default: our clock plus skew). */
   sentTime?: unknown;
@@ -124,9 +126,11 @@ export interface SendStep extends StepCommon {
 
 /** Wait for messages of a type and check them. */
 export interface ExpectStep extends StepCommon {
+  /** Discriminant. */
   kind: "expect";
   /** Message type code, or "any". */
   msgType: number | "any";
+  /** Deadline, a duration (default: the run's `defaultWithinMs`). */
   within?: unknown;
   /** Path → matcher. */
   match?: Record<string, unknown>;
@@ -140,84 +144,111 @@ export interface ExpectStep extends StepCommon {
 
 /** No message of a type may be waiting by the deadline. */
 export interface ExpectNoneStep extends StepCommon {
+  /** Discriminant. */
   kind: "expect-none";
+  /** Message type code, or "any". */
   msgType: number | "any";
+  /** How long to watch, a duration. */
   within?: unknown;
 }
 
 /** Let time pass (messages keep flowing). */
 export interface WaitStep extends StepCommon {
+  /** Discriminant. */
   kind: "wait";
+  /** How long, a duration. */
   duration: unknown;
 }
 
 /** Stop (true) or resume (false, sending the held ones) answering BNDUPDs. */
 export interface WithholdStep extends StepCommon {
+  /** Discriminant. */
   kind: "withhold-bndreply";
+  /** True: hold BNDREPLYs back; false: send the held ones and answer again. */
   on: boolean;
 }
 
 /** Answer BNDUPDs this long after they arrive (0: at once). */
 export interface DelayStep extends StepCommon {
+  /** Discriminant. */
   kind: "delay-bndreply";
+  /** The delay, a duration. */
   delay: unknown;
 }
 
 /** Shift the sent-time of the messages we send from now on (seconds, may be negative). */
 export interface SkewStep extends StepCommon {
+  /** Discriminant. */
   kind: "skew";
+  /** Seconds added to our sent-time (may be negative). */
   offset: unknown;
 }
 
 /** Close the TCP connection. */
 export interface CutStep extends StepCommon {
+  /** Discriminant. */
   kind: "cut";
 }
 
 /** Open a new connection (primary) or accept the next one (secondary). */
 export interface ReconnectStep extends StepCommon {
+  /** Discriminant. */
   kind: "reconnect";
+  /** Deadline for the new connection, a duration. */
   within?: unknown;
 }
 
 /** Write a damaged frame. */
 export interface CorruptStep extends StepCommon {
+  /** Discriminant. */
   kind: "corrupt-frame";
+  /** How to damage the frame. */
   corruption: Corruption;
 }
 
 /** The peer's most recent STATE announces this state (waiting up to `within`). */
 export interface ExpectStateStep extends StepCommon {
+  /** Discriminant. */
   kind: "expect-state";
+  /** The state expected (name or code). */
   state: unknown;
   /** Matchers on the STATE's flags, e.g. `{startup: false}`. */
   flags?: Record<string, unknown>;
+  /** Deadline, a duration. */
   within?: unknown;
 }
 
 /** The peer closes the connection within a time. */
 export interface ExpectCloseStep extends StepCommon {
+  /** Discriminant. */
   kind: "expect-close";
+  /** Deadline, a duration. */
   within?: unknown;
 }
 
 /** CONNECT/CONNECTREPLY and STATE both ways, with the checks of digest §14. */
 export interface HandshakeStep extends StepCommon {
+  /** Discriminant. */
   kind: "handshake";
   /** State we announce (default: settings). */
   state?: unknown;
+  /** Deadline for each answer, a duration. */
   within?: unknown;
 }
 
 /** Set variables. */
 export interface SetStep extends StepCommon {
+  /** Discriminant. */
   kind: "set";
+  /** Variables to set (values may use `${...}`). */
   vars: Record<string, unknown>;
 }
 
 /** Change what the partner does by itself. */
 export interface AutoStep extends StepCommon {
+  /** Discriminant. */
   kind: "auto";
+  /** The automatic behaviours to switch on or off. */
   auto: Partial<AutoSettings>;
 }
 
@@ -244,7 +275,9 @@ export type StepKind = Step["kind"];
 
 /** A scenario: settings and steps, run on one connection (plus reconnects). */
 export interface Scenario {
+  /** Name, unique within a file (`--only` selects by it). */
   name: string;
+  /** One line saying what the scenario shows. */
   description?: string;
   /** The role the partner must play; absent: whichever the run uses. */
   role?: Role;
@@ -254,8 +287,11 @@ export interface Scenario {
   settings?: Partial<PartnerSettings>;
   /** Initial variables (before the run's `--var`s, which win). */
   vars?: Record<string, unknown>;
+  /** Protocol monitors to switch on or off for this scenario. */
   monitors?: Partial<MonitorSettings>;
+  /** Automatic behaviours to switch on or off for this scenario. */
   auto?: Partial<AutoSettings>;
+  /** The steps, in order. */
   steps: Step[];
   /** File it came from. */
   source?: string;
@@ -270,7 +306,9 @@ export interface StepResult {
   index: number;
   /** Short text, e.g. `expect CONNECTREPLY`. */
   title: string;
+  /** 1-based line in the scenario file, when known. */
   line?: number;
+  /** The outcome. */
   verdict: Verdict;
   /** Why it failed (one line). */
   message?: string;
@@ -278,22 +316,33 @@ export interface StepResult {
   detail?: string[];
   /** Unix ms. */
   startedAt: number;
+  /** How long the step took (ms). */
   durationMs: number;
 }
 
 /** What happened in one scenario. */
 export interface ScenarioResult {
+  /** Scenario name. */
   name: string;
+  /** Scenario description. */
   description?: string;
+  /** The role the partner played. */
   role: Role;
+  /** RFC references. */
   reference?: string;
+  /** File it came from. */
   source?: string;
+  /** The outcome: `fail` if a step failed, `error` if one could not run. */
   verdict: Verdict;
+  /** Results of each step. */
   steps: StepResult[];
   /** Counts of messages each way. */
   sent: number;
+  /** Messages received. */
   received: number;
+  /** Unix ms. */
   startedAt: number;
+  /** How long the scenario took (ms). */
   durationMs: number;
 }
 
@@ -301,12 +350,20 @@ export interface ScenarioResult {
 export interface RunReport {
   /** Free text: what was run against what. */
   title: string;
+  /** The role the partner played. */
   role: Role;
+  /** The peer, e.g. `[2001:db8::2]:647` or `listening on ...`. */
   peer: string;
+  /** Results of each scenario, in run order. */
   scenarios: ScenarioResult[];
+  /** Unix ms. */
   startedAt: number;
+  /** How long the run took (ms). */
   durationMs: number;
+  /** Scenarios that passed. */
   passed: number;
+  /** Scenarios that failed. */
   failed: number;
+  /** Scenarios that could not run (in error). */
   errors: number;
 }

@@ -581,6 +581,45 @@ const NEEDS_SUBNET: ReadonlySet<number> = new Set([
 /**
  * Handles one received message. Pure: reads `ctx.leases`, changes nothing; the caller
  * applies `changes` to its view at once, commits them, and only then sends `message`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   clientId,
+ *   compileSettings,
+ *   defaultConfig,
+ *   handle,
+ *   iaNa,
+ *   MemoryBindingStore,
+ *   MessageType,
+ * } from "@failover6/failover6";
+ *
+ * const settings = compileSettings(defaultConfig());
+ * const serverDuid = new Uint8Array([0, 3, 0, 1, 2, 0, 0, 0, 0, 0xaa]);
+ * const leases = new MemoryBindingStore(); // any LeaseView
+ * const request = {
+ *   kind: "client-server" as const,
+ *   msgType: MessageType.REQUEST,
+ *   transactionId: 8,
+ *   options: [
+ *     clientId(new Uint8Array([0, 3, 0, 1, 2, 0, 0, 0, 0, 1])),
+ *     { code: 2 as const, duid: serverDuid }, // OPTION_SERVERID: this server
+ *     iaNa(1, 0, 0),
+ *   ],
+ * };
+ * const r = handle(
+ *   { settings, serverDuid, leases },
+ *   { message: request, sourceAddress: "fe80::1", sourcePort: 546, unicast: false },
+ *   1709294400000,
+ * );
+ * assert.equal(r.kind, "reply");
+ * if (r.kind === "reply") {
+ *   assert.equal(r.replyType, MessageType.REPLY);
+ *   assert.equal(r.changes.length, 1); // commit this lease before sending r.message
+ *   assert.equal(r.changes[0].after.status, "ACTIVE");
+ * }
+ * ```
  */
 export function handle(ctx: HandlerContext, inbound: Inbound, now: number): HandleResult {
   const un = unwrapRelay(inbound.message);

@@ -93,6 +93,23 @@ export const STANDALONE_REUSABLE: ReadonlySet<BindingStatus> = new Set<BindingSt
  * No partner: answer everything, hand out anything not ACTIVE or ABANDONED, lifetimes as
  * configured, leases stored as given. Expiry: ACTIVE -> EXPIRED when the valid lifetime ends;
  * ABANDONED -> RESET (client forgotten) when its hold time ends; any other timer is cleared.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   compileSettings,
+ *   defaultConfig,
+ *   ServerCore,
+ *   standalonePolicy,
+ * } from "@failover6/failover6";
+ *
+ * const core = new ServerCore({
+ *   settings: compileSettings(defaultConfig()),
+ *   serverDuid: new Uint8Array([0, 3, 0, 1, 2, 0, 0, 0, 0, 0xaa]),
+ * });
+ * assert.equal(core.policy, standalonePolicy); // the default when no failover policy is given
+ * ```
  */
 export const standalonePolicy: FailoverPolicy = {
   name: "standalone",

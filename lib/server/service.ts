@@ -2,9 +2,9 @@
  * {@linkcode ServerCore}: the handler, the in-memory lease index and the failover policy held
  * together for the shell. Still no I/O: the shell decodes (or lets `receive` decode), calls
  * in, commits `changes` through the `BatchCommitter`, then sends; on a failed commit it calls
- * {@linkcode ServerCore.revert}. Usage:
+ * {@linkcode ServerCore.revert}. Usage (see {@linkcode ServerCore} for a complete example):
  *
- * ```ts
+ * ```ts ignore
  * const r = core.receive(datagram, { sourceAddress, sourcePort, unicast: false }, clock.now());
  * if (r.kind === "reply") {
  *   try { if (r.changes.length) await committer.write(leaseWrites(r.changes)); }
@@ -25,7 +25,18 @@ import { type FailoverPolicy, standalonePolicy } from "./policy.ts";
 import type { ServerSettings } from "./settings.ts";
 import type { HandleResult, Inbound, LeaseChange } from "./types.ts";
 
-/** The store writes that commit `changes` (one `lease` write each, in order). */
+/**
+ * The store writes that commit `changes` (one `lease` write each, in order).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { emptyLease, leaseWrites } from "@failover6/failover6";
+ *
+ * const after = { ...emptyLease({ kind: "na", address: "2001:db8::10" }), status: "ACTIVE" as const };
+ * assert.deepEqual(leaseWrites([{ after }]), [{ type: "lease", lease: after }]);
+ * ```
+ */
 export function leaseWrites(changes: readonly LeaseChange[]): StoreWrite[] {
   return changes.map((c) => ({ type: "lease", lease: c.after }));
 }
@@ -45,7 +56,53 @@ export interface ServerCoreOptions {
 /** Where a datagram came from (everything of {@linkcode Inbound} but the message). */
 export type DatagramMeta = Omit<Inbound, "message">;
 
-/** Handler, lease index and policy, for the shell. */
+/**
+ * Handler, lease index and policy, for the shell.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   BatchCommitter,
+ *   clientId,
+ *   compileSettings,
+ *   defaultConfig,
+ *   encodeMessage,
+ *   iaNa,
+ *   leaseWrites,
+ *   MemoryBindingStore,
+ *   MessageType,
+ *   ServerCore,
+ * } from "@failover6/failover6";
+ *
+ * const store = new MemoryBindingStore();
+ * const committer = new BatchCommitter(store);
+ * const core = new ServerCore({
+ *   settings: compileSettings(defaultConfig()),
+ *   serverDuid: new Uint8Array([0, 3, 0, 1, 2, 0, 0, 0, 0, 0xaa]),
+ *   leases: store.all(),
+ * });
+ * const solicit = encodeMessage({
+ *   kind: "client-server",
+ *   msgType: MessageType.SOLICIT,
+ *   transactionId: 7,
+ *   options: [clientId(new Uint8Array([0, 3, 0, 1, 2, 0, 0, 0, 0, 1])), iaNa(1, 0, 0)],
+ * });
+ * // What the UDP shell does with each datagram:
+ * const r = core.receive(solicit, { sourceAddress: "fe80::1", sourcePort: 546, unicast: false }, 0);
+ * assert.equal(r.kind, "reply");
+ * if (r.kind === "reply") {
+ *   try {
+ *     if (r.changes.length > 0) await committer.write(leaseWrites(r.changes));
+ *   } catch {
+ *     core.revert(r.changes); // not committed: forget them, send nothing
+ *   }
+ *   assert.equal(r.replyType, MessageType.ADVERTISE);
+ *   assert.deepEqual(r.to, { address: "fe80::1", port: 546 }); // send encodeMessage(r.message) there
+ * }
+ * await committer.close();
+ * ```
+ */
 export class ServerCore {
   /** The in-memory bindings the handler decides on. */
   readonly leases: LeaseIndex;
@@ -56,7 +113,11 @@ export class ServerCore {
   /** Failover gating (issue 6 swaps it as the endpoint state changes). */
   policy: FailoverPolicy;
 
-  /** @param options settings, DUID, initial leases, policy */
+  /**
+   * Creates the core and indexes the initial leases.
+   *
+   * @param options settings, DUID, initial leases, policy
+   */
   constructor(options: ServerCoreOptions) {
     this.settings = options.settings;
     this.serverDuid = options.serverDuid;

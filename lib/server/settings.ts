@@ -128,12 +128,31 @@ export interface ServerSettings {
   maxIasPerType: number;
 }
 
-/** A configuration the server core cannot use; `path` names the place in the configuration. */
+/**
+ * A configuration the server core cannot use; `path` names the place in the configuration.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compileSettings, defaultConfig, SettingsError } from "@failover6/failover6";
+ *
+ * assert.throws(
+ *   () => compileSettings(defaultConfig(), { preference: 300 }),
+ *   (e) => e instanceof SettingsError && e.path === "preference",
+ * );
+ * ```
+ */
 export class SettingsError extends Error {
+  /** Always `"SettingsError"`. */
   override name = "SettingsError";
   /** Where, e.g. `subnets[0].options.raw[1]`. */
   readonly path: string;
-  /** @param path where @param message what (one line) */
+  /**
+   * Creates the error.
+   *
+   * @param path where
+   * @param message what (one line)
+   */
   constructor(path: string, message: string) {
     super(`${path}: ${message}`);
     this.path = path;
@@ -288,6 +307,16 @@ function compileSubnet(s: Subnet, i: number): SubnetSettings {
 /**
  * Compiles the validated configuration (only `defaults` and `subnets` are read) and the
  * server's own knobs. Throws {@linkcode SettingsError} for what the server cannot use.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compileSettings, defaultConfig } from "@failover6/failover6";
+ *
+ * const settings = compileSettings(defaultConfig(), { preference: 255 });
+ * assert.equal(settings.subnets.length, 1);
+ * assert.equal(settings.preference, 255);
+ * ```
  */
 export function compileSettings(
   config: Pick<Config, "defaults" | "subnets">,

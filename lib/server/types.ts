@@ -103,6 +103,7 @@ export const DROP_REASONS: readonly DropReason[] = [
 
 /** The handler's answer: a reply to send after committing `changes`. */
 export interface ReplyResult {
+  /** Discriminant. */
   kind: "reply";
   /** The message to encode and send (a Relay-repl when the request came relayed). */
   message: Message;
@@ -125,6 +126,7 @@ export interface ReplyResult {
 
 /** The handler's answer when the message must not be answered. */
 export interface DropResult {
+  /** Discriminant. */
   kind: "drop";
   /** Why (stable label). */
   reason: DropReason;

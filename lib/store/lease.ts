@@ -37,7 +37,24 @@ export function normaliseDuid(text: string): string | undefined {
   return hex;
 }
 
-/** A lease for `key` with no client and every time at 0: a starting point for builders. */
+/**
+ * A lease for `key` with no client and every time at 0: a starting point for builders.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { emptyLease, type Lease } from "@failover6/failover6";
+ *
+ * const lease: Lease = {
+ *   ...emptyLease({ kind: "na", address: "2001:db8::10" }, "ACTIVE"),
+ *   clientDuid: "00030001020000000001",
+ *   iaid: 1,
+ *   validLifetime: 7200,
+ * };
+ * assert.equal(lease.prefixLength, 128);
+ * assert.equal(lease.expirationTime, 0);
+ * ```
+ */
 export function emptyLease(
   key: LeaseKey,
   status: BindingStatus = "FREE",

@@ -70,7 +70,20 @@ function matcher(q: LeaseQuery): (l: Lease) => boolean {
     (q.owner === undefined || l.owner === q.owner);
 }
 
-/** A {@linkcode BindingStore} kept in process memory. */
+/**
+ * A {@linkcode BindingStore} kept in process memory.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { emptyLease, MemoryBindingStore } from "@failover6/failover6";
+ *
+ * const store = new MemoryBindingStore();
+ * store.upsert([{ ...emptyLease({ kind: "pd", address: "2001:db8:f0::", prefixLength: 56 }) }]);
+ * assert.equal(store.get({ kind: "pd", address: "2001:db8:f0::", prefixLength: 56 })?.status, "FREE");
+ * assert.equal(store.commits, 1);
+ * ```
+ */
 export class MemoryBindingStore implements BindingStore {
   #rows = new Map<string, Row>();
   /** Rows in address order (kept sorted on insert). */

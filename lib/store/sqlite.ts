@@ -9,16 +9,17 @@
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { ipv6ToBytes, parseIPv6 } from "../util/ipv6.ts";
+import { ipv6ToBytes } from "../util/ipv6.ts";
+import { parseIPv6Into } from "../wire/ipv6.ts";
 import {
   canonicalKey,
-  canonicalWrites,
   decodeCursor,
   dueTime,
   encodeCursor,
   normaliseDuid,
 } from "./lease.ts";
 import { pageLimit } from "./memory.ts";
+import { fastCanonicalWrites } from "./batch.ts";
 import {
   type BindingStatus,
   type BindingStore,
@@ -54,6 +55,10 @@ export interface SqliteStoreOptions {
 }
 
 const CHUNK = 1000;
+/** Rows per multi-row UPSERT statement in `apply` (22 parameters each). */
+const ROWS_PER_INSERT = 32;
+/** Keys per `getMany` statement. */
+const KEYS_PER_READ = 64;
 const SQLITE_HEADER = "SQLite format 3\u0000";
 
 const LEASE_COLUMNS = `kind, addr, plen, address, client_duid, iaid, status, preferred_lifetime,
@@ -139,29 +144,140 @@ function storeErrorFrom(e: unknown, path: string, doing: string): StoreError {
   });
 }
 
-function rowToLease(r: Row): Lease {
+/** A lease row as an array, in the order of `LEASE_COLUMNS` (statements from `#rows`). */
+type LeaseRow = unknown[];
+
+/** A prepared statement whose rows are {@linkcode LeaseRow}s. */
+interface RowsStatement {
+  get(...params: (string | number | Uint8Array | null)[]): LeaseRow | undefined;
+  all(...params: (string | number | Uint8Array | null)[]): LeaseRow[];
+}
+
+/** Makes `s` return rows as arrays (`setReturnArrays`, or converted where it is missing). */
+function rowsStatement(s: StatementSync): RowsStatement {
+  const arrays = s as unknown as { setReturnArrays?: (on: boolean) => void };
+  if (typeof arrays.setReturnArrays === "function") {
+    arrays.setReturnArrays(true);
+    return s as unknown as RowsStatement;
+  }
   return {
-    kind: r.kind as LeaseKind,
-    address: r.address as string,
-    prefixLength: r.plen as number,
-    clientDuid: r.client_duid as string,
-    iaid: r.iaid as number,
-    status: r.status as BindingStatus,
-    preferredLifetime: r.preferred_lifetime as number,
-    validLifetime: r.valid_lifetime as number,
-    expirationTime: r.expiration_time as number,
-    partnerLifetime: r.partner_lifetime as number,
-    ackedPartnerLifetime: r.acked_partner_lifetime as number,
-    cltTime: r.clt_time as number,
-    partnerRawCltTime: r.partner_raw_clt_time as number,
-    startTimeOfState: r.start_time_of_state as number,
-    stateExpirationTime: r.state_expiration_time as number,
-    updatePending: r.update_pending === 1,
-    ackPending: r.ack_pending === 1,
-    owner: r.owner as PoolOwner,
-    relationship: r.relationship as string,
-    pool: r.pool as string,
+    get: (...p) => {
+      const r = s.get(...p);
+      return r === undefined ? undefined : Object.values(r);
+    },
+    all: (...p) => s.all(...p).map((r) => Object.values(r)),
   };
+}
+
+/** Column positions in a {@linkcode LeaseRow}. */
+const C_KIND = 0, C_ADDR = 1, C_PLEN = 2;
+
+function rowToLease(r: LeaseRow): Lease {
+  return {
+    kind: r[0] as LeaseKind,
+    address: r[3] as string,
+    prefixLength: r[2] as number,
+    clientDuid: r[4] as string,
+    iaid: r[5] as number,
+    status: r[6] as BindingStatus,
+    preferredLifetime: r[7] as number,
+    validLifetime: r[8] as number,
+    expirationTime: r[9] as number,
+    partnerLifetime: r[10] as number,
+    ackedPartnerLifetime: r[11] as number,
+    cltTime: r[12] as number,
+    partnerRawCltTime: r[13] as number,
+    startTimeOfState: r[14] as number,
+    stateExpirationTime: r[15] as number,
+    updatePending: r[16] === 1,
+    ackPending: r[17] === 1,
+    owner: r[18] as PoolOwner,
+    relationship: r[19] as string,
+    pool: r[20] as string,
+  };
+}
+
+/**
+ * The 16 octets of a valid lease key's address, with its prefix length; a key that is not
+ * valid throws the `invalid` StoreError of `canonicalKey`. No text is made for the common
+ * case (a known kind, a whole prefix length, an address that parses with no host bits).
+ */
+function keyOctets(
+  key: LeaseKey,
+  addr: Uint8Array = new Uint8Array(16),
+): { addr: Uint8Array; plen: number } {
+  if (key !== null && typeof key === "object" && (key.kind === "na" || key.kind === "pd")) {
+    const plen = key.prefixLength ?? 128;
+    if (
+      Number.isInteger(plen) && plen >= 0 && plen <= 128 && (key.kind === "pd" || plen === 128) &&
+      parseIPv6Into(key.address, addr) && hostBitsClear(addr, plen)
+    ) return { addr, plen };
+  }
+  const k = canonicalKey(key); // throws the error that says what is wrong
+  addr.set(ipv6ToBytes(k.value));
+  return { addr, plen: k.prefixLength };
+}
+
+/**
+ * `n` views of 16 octets on one buffer, for address parameters: SQLite copies a bound blob
+ * when the statement runs, so the views are reused from one statement to the next.
+ */
+function addressSlots(n: number): Uint8Array[] {
+  const block = new Uint8Array(16 * n);
+  return Array.from({ length: n }, (_, i) => block.subarray(16 * i, 16 * i + 16));
+}
+
+/** True when no bit beyond `plen` is set. */
+function hostBitsClear(addr: Uint8Array, plen: number): boolean {
+  const full = plen >> 3;
+  const rest = plen & 7;
+  if (rest !== 0 && (addr[full] & (0xff >> rest)) !== 0) return false;
+  for (let i = rest === 0 ? full : full + 1; i < 16; i++) if (addr[i] !== 0) return false;
+  return true;
+}
+
+/** Octets equal. */
+function sameOctets(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Writes the 22 `LEASE_COLUMNS` values of a canonical lease into `out` from `at`, the
+ * address octets into `addr`.
+ */
+function leaseParams(l: Lease, addr: Uint8Array, out: unknown[], at: number): void {
+  parseIPv6Into(l.address, addr); // canonical: the address parses
+  out[at] = l.kind;
+  out[at + 1] = addr;
+  out[at + 2] = l.prefixLength;
+  out[at + 3] = l.address;
+  out[at + 4] = l.clientDuid;
+  out[at + 5] = l.iaid;
+  out[at + 6] = l.status;
+  out[at + 7] = l.preferredLifetime;
+  out[at + 8] = l.validLifetime;
+  out[at + 9] = l.expirationTime;
+  out[at + 10] = l.partnerLifetime;
+  out[at + 11] = l.ackedPartnerLifetime;
+  out[at + 12] = l.cltTime;
+  out[at + 13] = l.partnerRawCltTime;
+  out[at + 14] = l.startTimeOfState;
+  out[at + 15] = l.stateExpirationTime;
+  out[at + 16] = l.updatePending ? 1 : 0;
+  out[at + 17] = l.ackPending ? 1 : 0;
+  out[at + 18] = l.owner;
+  out[at + 19] = l.relationship;
+  out[at + 20] = l.pool;
+  out[at + 21] = dueTime(l);
+}
+
+/** The UPSERT of `rows` leases in one statement. */
+function upsertSql(rows: number): string {
+  const one = `(${new Array(22).fill("?").join(", ")})`;
+  return `INSERT INTO lease (${LEASE_COLUMNS}) VALUES ${new Array(rows).fill(one).join(", ")}
+       ON CONFLICT (addr, plen, kind) DO UPDATE SET ${UPDATE_SET}`;
 }
 
 function rowToEndpoint(r: Row): EndpointStateRecord {
@@ -207,11 +323,40 @@ function readHeader(path: string): string | undefined {
   }
 }
 
-/** A {@linkcode BindingStore} in one SQLite file. Open with {@linkcode SqliteBindingStore.open}. */
+/**
+ * A {@linkcode BindingStore} in one SQLite file. Open with {@linkcode SqliteBindingStore.open}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { emptyLease, SqliteBindingStore } from "@failover6/failover6";
+ *
+ * // A file path in real use (`failover6-leases.db`); `:memory:` keeps the example self-contained.
+ * const store = SqliteBindingStore.open(":memory:");
+ * try {
+ *   store.upsert([{
+ *     ...emptyLease({ kind: "na", address: "2001:DB8::10" }, "ACTIVE"),
+ *     clientDuid: "00:03:00:01:02:00:00:00:00:01",
+ *     iaid: 1,
+ *     expirationTime: 1709301600000,
+ *   }]);
+ *   const lease = store.get({ kind: "na", address: "2001:db8::10" });
+ *   assert.equal(lease?.clientDuid, "00030001020000000001"); // canonical forms are stored
+ *   assert.equal(store.nextExpiry(), 1709301600000);
+ * } finally {
+ *   store.close();
+ * }
+ * ```
+ */
 export class SqliteBindingStore implements BindingStore {
   readonly #db: DatabaseSync;
   readonly #path: string;
   readonly #stmts = new Map<string, StatementSync>();
+  readonly #rowStmts = new Map<string, RowsStatement>();
+  /** Address parameters of one multi-row UPSERT. */
+  readonly #upsertSlots = addressSlots(ROWS_PER_INSERT);
+  /** Address parameters of one `getMany` statement. */
+  readonly #readSlots = addressSlots(KEYS_PER_READ);
   #closed = false;
   #commits = 0;
 
@@ -348,6 +493,17 @@ export class SqliteBindingStore implements BindingStore {
     return s;
   }
 
+  /** A statement selecting `LEASE_COLUMNS` whose rows come as arrays ({@linkcode LeaseRow}). */
+  #rows(sql: string): RowsStatement {
+    if (this.#closed) throw new StoreError("closed", "the binding store is closed", this.#path);
+    let s = this.#rowStmts.get(sql);
+    if (!s) {
+      s = rowsStatement(this.#db.prepare(sql));
+      this.#rowStmts.set(sql, s);
+    }
+    return s;
+  }
+
   #read<T>(doing: string, f: () => T): T {
     try {
       return f();
@@ -357,14 +513,60 @@ export class SqliteBindingStore implements BindingStore {
   }
 
   get(key: LeaseKey): Lease | undefined {
-    const k = canonicalKey(key);
+    const k = keyOctets(key);
     return this.#read("reading a lease", () => {
-      const r = this.#stmt(
+      const r = this.#rows(
         `SELECT ${LEASE_COLUMNS} FROM lease WHERE addr = ? AND plen = ? AND kind = ?`,
       )
-        .get(ipv6ToBytes(k.value), k.prefixLength, k.kind) as Row | undefined;
+        .get(k.addr, k.plen, key.kind);
       return r ? rowToLease(r) : undefined;
     });
+  }
+
+  /**
+   * The leases of several keys at once, in the order of `keys` (`undefined` where there is
+   * none): the same answers as {@linkcode get} for each key, read with one statement per 64
+   * keys. A key that is not a valid lease key has no lease (no error).
+   */
+  getMany(keys: readonly LeaseKey[]): (Lease | undefined)[] {
+    const out: (Lease | undefined)[] = new Array(keys.length).fill(undefined);
+    if (keys.length === 0) return out;
+    const stmt = this.#rows(
+      `SELECT ${LEASE_COLUMNS} FROM lease WHERE addr IN (${
+        new Array(KEYS_PER_READ).fill("?").join(", ")
+      })`,
+    );
+    const slots = this.#readSlots;
+    const params: Uint8Array[] = new Array(KEYS_PER_READ);
+    const index: number[] = new Array(KEYS_PER_READ);
+    const plens: number[] = new Array(KEYS_PER_READ);
+    let n = 0;
+    const run = () => {
+      // Unused parameters repeat the first address (IN ignores the repeats).
+      for (let j = 0; j < KEYS_PER_READ; j++) params[j] = slots[j < n ? j : 0];
+      const rows = this.#read("reading leases", () => stmt.all(...params));
+      for (const r of rows) {
+        for (let j = 0; j < n; j++) {
+          const i = index[j];
+          if (
+            plens[j] === r[C_PLEN] && keys[i].kind === r[C_KIND] &&
+            sameOctets(slots[j], r[C_ADDR] as Uint8Array)
+          ) out[i] = rowToLease(r);
+        }
+      }
+      n = 0;
+    };
+    for (let i = 0; i < keys.length; i++) {
+      try {
+        plens[n] = keyOctets(keys[i], slots[n]).plen;
+      } catch {
+        continue; // not a valid key: no lease
+      }
+      index[n++] = i;
+      if (n === KEYS_PER_READ) run();
+    }
+    if (n > 0) run();
+    return out;
   }
 
   getByClient(clientDuid: string, iaid?: number): Lease[] {
@@ -372,14 +574,14 @@ export class SqliteBindingStore implements BindingStore {
     if (duid === undefined || duid === "") return [];
     return this.#read("reading leases by client", () => {
       const rows = iaid === undefined
-        ? this.#stmt(
+        ? this.#rows(
           `SELECT ${LEASE_COLUMNS} FROM lease WHERE client_duid = ? ORDER BY addr, plen, kind`,
         ).all(duid)
-        : this.#stmt(
+        : this.#rows(
           `SELECT ${LEASE_COLUMNS} FROM lease WHERE client_duid = ? AND iaid = ?
            ORDER BY addr, plen, kind`,
         ).all(duid, iaid);
-      return (rows as Row[]).map(rowToLease);
+      return rows.map(rowToLease);
     });
   }
 
@@ -426,7 +628,7 @@ export class SqliteBindingStore implements BindingStore {
       where.length ? `WHERE ${where.join(" AND ")}` : ""
     } ORDER BY addr, plen, kind LIMIT ?`;
     args.push(limit + 1);
-    const rows = this.#read("listing leases", () => this.#stmt(sql).all(...args) as Row[]);
+    const rows = this.#read("listing leases", () => this.#rows(sql).all(...args));
     const leases = rows.slice(0, limit).map(rowToLease);
     return rows.length > limit ? { leases, next: encodeCursor(leases[limit - 1]) } : { leases };
   }
@@ -435,21 +637,22 @@ export class SqliteBindingStore implements BindingStore {
     // Keyset paging: each chunk is a short read; nothing is held open between chunks, so
     // writers are never blocked and 1,000,000 rows never sit in memory at once.
     let after: Uint8Array | undefined, plen = 0, kind = "";
+    const first = sql.replace("$AFTER", "1");
+    const next = sql.replace("$AFTER", "(addr, plen, kind) > (?, ?, ?)");
     while (true) {
       const rows = this.#read(
         "iterating leases",
         () =>
           (after === undefined
-            ? this.#stmt(sql.replace("$AFTER", "1")).all(...extra, CHUNK)
-            : this.#stmt(sql.replace("$AFTER", "(addr, plen, kind) > (?, ?, ?)"))
-              .all(after, plen, kind, ...extra, CHUNK)) as Row[],
+            ? this.#rows(first).all(...extra, CHUNK)
+            : this.#rows(next).all(after, plen, kind, ...extra, CHUNK)),
       );
       for (const r of rows) yield rowToLease(r);
       if (rows.length < CHUNK) return;
       const last = rows[rows.length - 1];
-      after = last.addr as Uint8Array;
-      plen = last.plen as number;
-      kind = last.kind as string;
+      after = last[C_ADDR] as Uint8Array;
+      plen = last[C_PLEN] as number;
+      kind = last[C_KIND] as string;
     }
   }
 
@@ -511,10 +714,10 @@ export class SqliteBindingStore implements BindingStore {
   dueBy(time: number, limit = 1000): Lease[] {
     const n = pageLimit(limit);
     return this.#read("finding due leases", () =>
-      (this.#stmt(
+      (this.#rows(
         `SELECT ${LEASE_COLUMNS} FROM lease WHERE due > 0 AND due <= ?
          ORDER BY due, addr, plen, kind LIMIT ?`,
-      ).all(time, n) as Row[]).map(rowToLease));
+      ).all(time, n)).map(rowToLease));
   }
 
   getEndpointState(relationship: string): EndpointStateRecord | undefined {
@@ -547,15 +750,25 @@ export class SqliteBindingStore implements BindingStore {
 
   apply(writes: readonly StoreWrite[]): void {
     if (this.#closed) throw new StoreError("closed", "the binding store is closed", this.#path);
-    const ws = canonicalWrites(writes); // validate all before touching the file
+    const ws = fastCanonicalWrites(writes); // validate all before touching the file
     if (ws.length === 0) return;
-    const upsert = this.#stmt(
-      // an UPSERT, not INSERT OR REPLACE: a renewal rewrites only the indexes whose
-      // columns changed instead of deleting and re-inserting the row
-      `INSERT INTO lease (${LEASE_COLUMNS})
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (addr, plen, kind) DO UPDATE SET ${UPDATE_SET}`,
-    );
+    // An UPSERT, not INSERT OR REPLACE: a renewal rewrites only the indexes whose columns
+    // changed instead of deleting and re-inserting the row. Runs of lease writes go
+    // ROWS_PER_INSERT rows to a statement; SQLite applies the rows one after another, so a
+    // key written twice ends as its last write, as with one statement per row.
+    const upsertMany = this.#stmt(upsertSql(ROWS_PER_INSERT));
+    const params: unknown[] = new Array(22 * ROWS_PER_INSERT);
+    let pending = 0;
+    const flushLeases = () => {
+      if (pending === ROWS_PER_INSERT) {
+        upsertMany.run(...(params as (string | number | Uint8Array)[]));
+      } else if (pending > 0) {
+        this.#stmt(upsertSql(pending)).run(
+          ...(params.slice(0, 22 * pending) as (string | number | Uint8Array)[]),
+        );
+      }
+      pending = 0;
+    };
     const del = this.#stmt("DELETE FROM lease WHERE addr = ? AND plen = ? AND kind = ?");
     const endpoint = this.#stmt(
       `INSERT OR REPLACE INTO endpoint_state (relationship, state, previous_state,
@@ -571,38 +784,18 @@ export class SqliteBindingStore implements BindingStore {
     }
     try {
       for (const w of ws) {
+        if (w.type === "lease") {
+          leaseParams(w.lease, this.#upsertSlots[pending], params, 22 * pending);
+          if (++pending === ROWS_PER_INSERT) flushLeases();
+          continue;
+        }
+        flushLeases(); // keep the order of writes
         switch (w.type) {
-          case "lease": {
-            const l = w.lease; // canonical: the address parses
-            upsert.run(
-              l.kind,
-              ipv6ToBytes(parseIPv6(l.address)!),
-              l.prefixLength,
-              l.address,
-              l.clientDuid,
-              l.iaid,
-              l.status,
-              l.preferredLifetime,
-              l.validLifetime,
-              l.expirationTime,
-              l.partnerLifetime,
-              l.ackedPartnerLifetime,
-              l.cltTime,
-              l.partnerRawCltTime,
-              l.startTimeOfState,
-              l.stateExpirationTime,
-              l.updatePending ? 1 : 0,
-              l.ackPending ? 1 : 0,
-              l.owner,
-              l.relationship,
-              l.pool,
-              dueTime(l),
-            );
-            break;
-          }
           case "delete-lease": {
-            const k = w.key;
-            del.run(ipv6ToBytes(parseIPv6(k.address)!), k.prefixLength ?? 128, k.kind);
+            const k = w.key; // canonical
+            const addr = new Uint8Array(16);
+            parseIPv6Into(k.address, addr);
+            del.run(addr, k.prefixLength ?? 128, k.kind);
             break;
           }
           case "endpoint-state": {
@@ -627,6 +820,7 @@ export class SqliteBindingStore implements BindingStore {
             break;
         }
       }
+      flushLeases();
       this.#db.exec("COMMIT");
     } catch (e) {
       try {
@@ -645,6 +839,7 @@ export class SqliteBindingStore implements BindingStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#stmts.clear();
+    this.#rowStmts.clear();
     try {
       this.#db.close();
     } catch (e) {

@@ -284,14 +284,33 @@ export type StoreErrorKind =
   | "io" // the operating system refused (permissions, disk full, locked, …)
   | "closed"; // used after close()
 
-/** A typed store error: `kind` for programs, `message` for people (always one line). */
+/**
+ * A typed store error: `kind` for programs, `message` for people (always one line).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBindingStore, StoreError } from "@failover6/failover6";
+ *
+ * const store = new MemoryBindingStore();
+ * store.close();
+ * assert.throws(() => store.count(), (e) => e instanceof StoreError && e.kind === "closed");
+ * ```
+ */
 export class StoreError extends Error {
+  /** Always `"StoreError"`. */
   override name = "StoreError";
   /** Why it failed. */
   readonly kind: StoreErrorKind;
   /** The database file, when the error concerns one. */
   readonly path?: string;
-  /** @param kind why @param message one line for people @param path the file */
+  /**
+   * Creates the error; line breaks in `message` become spaces.
+   *
+   * @param kind why
+   * @param message one line for people
+   * @param path the file
+   */
   constructor(kind: StoreErrorKind, message: string, path?: string, options?: ErrorOptions) {
     super(message.replace(/\s*[\r\n]+\s*/g, " "), options);
     this.kind = kind;

@@ -11,10 +11,37 @@ export interface Clock {
   now(): number;
 }
 
-/** The real wall clock. */
+/**
+ * The real wall clock.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Clock, systemClock } from "@failover6/failover6";
+ *
+ * function stamp(clock: Clock): string {
+ *   return new Date(clock.now()).toISOString();
+ * }
+ * assert.match(stamp(systemClock), /^\d{4}-\d\d-\d\dT/);
+ * ```
+ */
 export const systemClock: Clock = { now: () => Date.now() };
 
-/** A clock that only moves when told to: for tests and simulations. */
+/**
+ * A clock that only moves when told to: for tests and simulations.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FakeClock } from "@failover6/failover6";
+ *
+ * const clock = new FakeClock(1709294400000);
+ * clock.advance(1500);
+ * assert.equal(clock.now(), 1709294401500);
+ * clock.set(0);
+ * assert.equal(clock.now(), 0);
+ * ```
+ */
 export class FakeClock implements Clock {
   #ms: number;
   /** Starts at `startMs` milliseconds since the Unix epoch. */
@@ -38,13 +65,34 @@ export class FakeClock implements Clock {
 /** Seconds between the Unix epoch and the DHCPv6 failover epoch 2000-01-01T00:00:00Z. */
 export const EPOCH_2000_UNIX_SECONDS = 946684800;
 
-/** Converts Unix seconds to failover absolute time (seconds since 2000-01-01, mod 2^32). */
+/**
+ * Converts Unix seconds to failover absolute time (seconds since 2000-01-01, mod 2^32).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { unixToFailoverTime } from "@failover6/failover6";
+ *
+ * assert.equal(unixToFailoverTime(946684800), 0); // 2000-01-01T00:00:00Z
+ * assert.equal(unixToFailoverTime(Date.UTC(2024, 2, 1, 12) / 1000), 762609600);
+ * ```
+ */
 export function unixToFailoverTime(unixSeconds: number): number {
   return ((Math.floor(unixSeconds) - EPOCH_2000_UNIX_SECONDS) % 0x1_0000_0000 + 0x1_0000_0000) %
     0x1_0000_0000;
 }
 
-/** Converts failover absolute time (seconds since 2000-01-01) to Unix seconds. */
+/**
+ * Converts failover absolute time (seconds since 2000-01-01) to Unix seconds.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { failoverTimeToUnix } from "@failover6/failover6";
+ *
+ * assert.equal(new Date(failoverTimeToUnix(762609600) * 1000).toISOString(), "2024-03-01T12:00:00.000Z");
+ * ```
+ */
 export function failoverTimeToUnix(t: number): number {
   return t + EPOCH_2000_UNIX_SECONDS;
 }

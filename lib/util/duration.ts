@@ -71,8 +71,15 @@ function finish(seconds: number, at: number): DurationResult {
  *
  * @example
  * ```ts
- * parseDuration("1h30m"); // { ok: true, seconds: 5400 }
- * parseDuration("P3D"); // { ok: true, seconds: 259200 }
+ * import assert from "node:assert/strict";
+ * import { parseDuration } from "@failover6/failover6";
+ *
+ * assert.deepEqual(parseDuration("1h30m"), { ok: true, seconds: 5400 });
+ * assert.deepEqual(parseDuration("P3D"), { ok: true, seconds: 259200 });
+ * assert.deepEqual(parseDuration("90x"), {
+ *   ok: false,
+ *   error: { message: 'unknown unit "x" (use w, d, h, m or s)', offset: 2 },
+ * });
  * ```
  */
 export function parseDuration(text: string): DurationResult {
@@ -184,6 +191,16 @@ function parseIso(body: string, lead: number): DurationResult {
 /**
  * Renders whole seconds in the short form that {@linkcode parseDuration} reads back, largest
  * unit first without weeks: `0s`, `45m`, `1h30m`, `3d30m`, `1d12h`. Negative values get a `-`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatDuration, parseDuration } from "@failover6/failover6";
+ *
+ * assert.equal(formatDuration(5400), "1h30m");
+ * assert.equal(formatDuration(261000), "3d30m");
+ * assert.deepEqual(parseDuration(formatDuration(261000)), { ok: true, seconds: 261000 });
+ * ```
  */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return String(seconds);

@@ -57,6 +57,16 @@ function parseGroups(part: string, allowV4: boolean): number[] | undefined {
 /**
  * Parses IPv6 text (any RFC 4291 §2.2 form, including `::` and a trailing dotted quad).
  * A zone (`%eth0`) is not accepted. Returns `undefined` when the text is not an address.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseIPv6 } from "@failover6/failover6";
+ *
+ * assert.equal(parseIPv6("2001:db8::1"), 0x2001_0db8_0000_0000_0000_0000_0000_0001n);
+ * assert.equal(parseIPv6("::ffff:192.0.2.1"), 0xffff_c000_0201n);
+ * assert.equal(parseIPv6("2001:db8::1%eth0"), undefined);
+ * ```
  */
 export function parseIPv6(text: string): bigint | undefined {
   if (typeof text !== "string" || text.length === 0 || text.length > 45) return undefined;
@@ -84,6 +94,15 @@ export function parseIPv6(text: string): bigint | undefined {
  * Formats an address as RFC 5952 text: lower case, no leading zeros, the longest run
  * (first if tied) of two or more zero groups shortened to `::`; IPv4-mapped addresses
  * (`::ffff:0:0/96`) end in a dotted quad (RFC 5952 §5).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatIPv6 } from "@failover6/failover6";
+ *
+ * assert.equal(formatIPv6(0x2001_0db8_0000_0000_0000_0000_0000_0001n), "2001:db8::1");
+ * assert.equal(formatIPv6(0n), "::");
+ * ```
  */
 export function formatIPv6(addr: bigint): string {
   if (addr < 0n || addr > IPV6_MAX) throw new RangeError(`not an IPv6 address: ${addr}`);
@@ -129,6 +148,17 @@ export type PrefixParse =
 /**
  * Parses `addr/len`. With `strict` (the default) host bits beyond the length must be zero;
  * otherwise they are cleared.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatPrefix, parsePrefix } from "@failover6/failover6";
+ *
+ * const r = parsePrefix("2001:db8:f0::/48");
+ * assert.ok(r.ok);
+ * assert.equal(formatPrefix(r.prefix), "2001:db8:f0::/48");
+ * assert.deepEqual(parsePrefix("2001:db8::1/32"), { ok: false, reason: "host-bits" });
+ * ```
  */
 export function parsePrefix(text: string, strict = true): PrefixParse {
   if (typeof text !== "string") return { ok: false, reason: "syntax" };
@@ -145,7 +175,17 @@ export function parsePrefix(text: string, strict = true): PrefixParse {
   return { ok: true, prefix: { address: network, length } };
 }
 
-/** Formats a prefix as `addr/len` with RFC 5952 address text. */
+/**
+ * Formats a prefix as `addr/len` with RFC 5952 address text.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatPrefix } from "@failover6/failover6";
+ *
+ * assert.equal(formatPrefix({ address: 0x2001_0db8n << 96n, length: 32 }), "2001:db8::/32");
+ * ```
+ */
 export function formatPrefix(p: Prefix): string {
   return `${formatIPv6(p.address)}/${p.length}`;
 }
@@ -171,7 +211,20 @@ export function prefixRange(p: Prefix): AddressRange {
   return { start: p.address, end: prefixLast(p) };
 }
 
-/** Whether `addr` lies inside prefix `p`. */
+/**
+ * Whether `addr` lies inside prefix `p`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseIPv6, parsePrefix, prefixContains } from "@failover6/failover6";
+ *
+ * const r = parsePrefix("fd00:f6::/64");
+ * assert.ok(r.ok);
+ * assert.equal(prefixContains(r.prefix, parseIPv6("fd00:f6::1000")!), true);
+ * assert.equal(prefixContains(r.prefix, parseIPv6("fd00:f7::1")!), false);
+ * ```
+ */
 export function prefixContains(p: Prefix, addr: bigint): boolean {
   return (addr & prefixMask(p.length)) === p.address;
 }
@@ -239,7 +292,18 @@ export function bytesToIPv6(bytes: Uint8Array, offset = 0): bigint {
   return BigInt(hex);
 }
 
-/** Canonical RFC 5952 text of an address given as text, or `undefined` if it is not one. */
+/**
+ * Canonical RFC 5952 text of an address given as text, or `undefined` if it is not one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { canonicalIPv6 } from "@failover6/failover6";
+ *
+ * assert.equal(canonicalIPv6("2001:0DB8:0:0::01"), "2001:db8::1");
+ * assert.equal(canonicalIPv6("not an address"), undefined);
+ * ```
+ */
 export function canonicalIPv6(text: string): string | undefined {
   const a = parseIPv6(text);
   return a === undefined ? undefined : formatIPv6(a);

@@ -24,11 +24,34 @@ export function bytesToHex(bytes: Uint8Array, separator = ""): string {
  * Returns undefined for text that is not whole octets of hex.
  */
 export function hexToBytes(text: string): Uint8Array | undefined {
+  // Fast path: plain hex digits (no separators), as stored DUIDs are.
+  if (typeof text === "string" && text.length % 2 === 0) {
+    const out = new Uint8Array(text.length / 2);
+    let ok = true;
+    for (let i = 0; i < out.length; i++) {
+      const hi = hexValue(text.charCodeAt(2 * i));
+      const lo = hexValue(text.charCodeAt(2 * i + 1));
+      if (hi < 0 || lo < 0) {
+        ok = false;
+        break;
+      }
+      out[i] = (hi << 4) | lo;
+    }
+    if (ok) return out;
+  }
   const clean = text.replace(/[\s:.\-]/g, "");
   if (clean.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean)) return undefined;
   const out = new Uint8Array(clean.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
   return out;
+}
+
+/** The value of one hex digit's character code, or -1. */
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
 }
 
 /** True if both arrays hold the same octets. */

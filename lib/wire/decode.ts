@@ -51,7 +51,9 @@ export interface DecodeOptions {
 
 /** What `decodeMessage` returns: the message (absent only if the header is cut) and errors. */
 export interface DecodeResult {
+  /** The decoded message; absent only when the header is cut. */
   message?: Message;
+  /** Every problem found, in order; empty for a clean message. */
   errors: WireError[];
 }
 
@@ -241,8 +243,8 @@ class Decoder {
       const code = this.u16(i);
       const len = this.u16(i + 2);
       const ds = i + 4;
-      const p = new LazyPath(path, start, i, code);
       if (ds + len > end) {
+        const p = new LazyPath(path, start, i, code);
         const avail = end - ds;
         const data = this.b.slice(ds, end);
         if (top && this.truncated) {
@@ -269,7 +271,7 @@ class Decoder {
         }
         break;
       }
-      out.push(this.option(code, ds, ds + len, p, i, depth, relays, parentCode));
+      out.push(this.option(code, ds, ds + len, path, start, i, depth, relays, parentCode));
       i = ds + len;
     }
     return out;
@@ -374,12 +376,16 @@ class Decoder {
     return { code, raw: true, data: this.b.slice(ds, de) };
   }
 
-  /** Decodes the option whose data is `[ds, de)`; `at` is the offset of its header. */
+  /**
+   * Decodes the option whose data is `[ds, de)`; `at` is the offset of its header, in the
+   * option list starting at `listStart` under `up` (its path is made only when needed).
+   */
   option(
     code: number,
     ds: number,
     de: number,
-    path: Path,
+    up: Path,
+    listStart: number,
     at: number,
     depth: number,
     relays: number,
@@ -389,24 +395,25 @@ class Decoder {
     const b = this.b;
     const scalar = SCALAR_BY_CODE[code];
     if (scalar !== undefined) {
-      const [field, size] = scalar;
-      if (len < size) return this.tooShort(code, ds, de, size, path, at, parentCode);
-      if (len > size) {
+      const field = scalar[0];
+      const size = scalar[1];
+      if (len !== size) {
+        const path = new LazyPath(up, listStart, at, code);
+        if (len < size) return this.tooShort(code, ds, de, size, path, at, parentCode);
         return this.badLength(code, ds, de, path, at, parentCode, { expectedLength: size });
       }
       const value = this.uint(ds, size);
       if (code === 114 && !isKnownBindingStatus(value)) {
+        const path = new LazyPath(up, listStart, at, code);
         this.invalid(code, field, value, path, ds, parentCode, `${value} is not a binding status`);
       } else if (code === 132 && !isKnownFailoverState(value)) {
+        const path = new LazyPath(up, listStart, at, code);
         this.invalid(code, field, value, path, ds, parentCode, `${value} is not a failover state`);
       }
       return scalarOption(code, field, value);
     }
-    const container = (skip: number): DhcpOption[] | undefined =>
-      depth + 1 > this.maxDepth
-        ? undefined
-        : this.options(ds + skip, de, path, depth + 1, relays, code, false);
-    const tooDeep = (): DhcpOption => this.tooDeep(code, ds, de, path, at, depth);
+    const path = new LazyPath(up, listStart, at, code);
+    const deep = depth + 1 > this.maxDepth;
     switch (code) {
       case 1:
       case 2:
@@ -418,8 +425,8 @@ class Decoder {
       case 3:
       case 25: {
         if (len < 12) return this.tooShort(code, ds, de, 12, path, at, parentCode);
-        const options = container(12);
-        if (!options) return tooDeep();
+        if (deep) return this.tooDeep(code, ds, de, path, at, depth);
+        const options = this.options(ds + 12, de, path, depth + 1, relays, code, false);
         return {
           code,
           iaid: this.u32(ds),
@@ -430,14 +437,14 @@ class Decoder {
       }
       case 4: {
         if (len < 4) return this.tooShort(code, ds, de, 4, path, at, parentCode);
-        const options = container(4);
-        if (!options) return tooDeep();
+        if (deep) return this.tooDeep(code, ds, de, path, at, depth);
+        const options = this.options(ds + 4, de, path, depth + 1, relays, code, false);
         return { code, iaid: this.u32(ds), options };
       }
       case 5: {
         if (len < 24) return this.tooShort(code, ds, de, 24, path, at, parentCode);
-        const options = container(24);
-        if (!options) return tooDeep();
+        if (deep) return this.tooDeep(code, ds, de, path, at, depth);
+        const options = this.options(ds + 24, de, path, depth + 1, relays, code, false);
         return {
           code,
           address: formatIPv6Bytes(b, ds),
@@ -448,8 +455,8 @@ class Decoder {
       }
       case 26: {
         if (len < 25) return this.tooShort(code, ds, de, 25, path, at, parentCode);
-        const options = container(25);
-        if (!options) return tooDeep();
+        if (deep) return this.tooDeep(code, ds, de, path, at, depth);
+        const options = this.options(ds + 25, de, path, depth + 1, relays, code, false);
         const prefixLength = b[ds + 8];
         if (prefixLength > 128) {
           this.invalid(code, "prefixLength", prefixLength, path, ds + 8, parentCode, "over 128");
@@ -465,8 +472,8 @@ class Decoder {
       }
       case 45:
       case 116: {
-        const options = container(0);
-        if (!options) return tooDeep();
+        if (deep) return this.tooDeep(code, ds, de, path, at, depth);
+        const options = this.options(ds + 0, de, path, depth + 1, relays, code, false);
         return { code, options } as KnownOption;
       }
       case 6: {
@@ -705,6 +712,28 @@ class Decoder {
  * Decodes one DHCPv6 or failover message (without the TCP size prefix). Never throws:
  * `message` is absent only when the octets are too few for the header; every problem is
  * in `errors`. See `DecodeOptions` for captures cut by snaplen and the nesting limits.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   decodeMessage,
+ *   encodeMessage,
+ *   failoverMessage,
+ *   MessageType,
+ * } from "@failover6/failover6";
+ *
+ * const bytes = encodeMessage(failoverMessage(MessageType.CONTACT, 3, 800000000));
+ * const { message, errors } = decodeMessage(bytes);
+ * assert.equal(message?.kind, "failover");
+ * assert.equal(message?.msgType, MessageType.CONTACT);
+ * assert.deepEqual(errors, []);
+ *
+ * // Bad input never throws: a cut header leaves `message` out and says why.
+ * const cut = decodeMessage(bytes.subarray(0, 5));
+ * assert.equal(cut.message, undefined);
+ * assert.equal(cut.errors[0].kind, "message-too-short");
+ * ```
  */
 export function decodeMessage(bytes: Uint8Array, opts: DecodeOptions = {}): DecodeResult {
   const d = new Decoder(bytes, opts);

@@ -11,7 +11,7 @@ import { ByteWriter } from "./bytes.ts";
 import { SCALAR_OPTIONS } from "./layout.ts";
 import { encodeName } from "./dnsname.ts";
 import { WireEncodeError } from "./errors.ts";
-import { parseIPv6Bytes } from "./ipv6.ts";
+import { parseIPv6Bytes, parseIPv6Into } from "./ipv6.ts";
 import { optionShortName } from "./names.ts";
 import {
   type DhcpOption,
@@ -262,14 +262,301 @@ function writeKnown(w: ByteWriter, o: KnownOption, path: Path): void {
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// The fast path: the same octets with no field paths, into one reused buffer. Any value it
+// does not take (a failed check, an unknown code) sends the whole message through the
+// checked path above, which throws the error naming the field (or, should it not fail,
+// gives the octets): results and errors are those of the checked path.
+// ---------------------------------------------------------------------------------------
+
+/** Thrown inside the fast path: the value needs the checked path. */
+const SLOW: Error = new Error("use the checked encoder");
+
+/** `SCALAR_OPTIONS` as an array indexed by code. */
+const SCALAR_BY_CODE: (readonly [string, 1 | 2 | 4] | undefined)[] = [];
+for (const [code, layout] of Object.entries(SCALAR_OPTIONS)) SCALAR_BY_CODE[Number(code)] = layout;
+
+let buf = new Uint8Array(8192);
+let pos = 0;
+let busy = false;
+
+function room(n: number): void {
+  if (pos + n <= buf.length) return;
+  let size = buf.length * 2;
+  while (size < pos + n) size *= 2;
+  const next = new Uint8Array(size);
+  next.set(buf.subarray(0, pos));
+  buf = next;
+}
+
+function u8(v: number): void {
+  if (!(v >= 0 && v <= 0xff && Number.isInteger(v))) throw SLOW;
+  room(1);
+  buf[pos++] = v;
+}
+
+function u16(v: number): void {
+  if (!(v >= 0 && v <= 0xffff && Number.isInteger(v))) throw SLOW;
+  room(2);
+  buf[pos] = v >> 8;
+  buf[pos + 1] = v & 0xff;
+  pos += 2;
+}
+
+function u24(v: number): void {
+  if (!(v >= 0 && v <= 0xffffff && Number.isInteger(v))) throw SLOW;
+  room(3);
+  buf[pos] = v >> 16;
+  buf[pos + 1] = (v >> 8) & 0xff;
+  buf[pos + 2] = v & 0xff;
+  pos += 3;
+}
+
+function u32(v: number): void {
+  if (!(v >= 0 && v <= 0xffffffff && Number.isInteger(v))) throw SLOW;
+  room(4);
+  buf[pos] = v >>> 24;
+  buf[pos + 1] = (v >>> 16) & 0xff;
+  buf[pos + 2] = (v >>> 8) & 0xff;
+  buf[pos + 3] = v & 0xff;
+  pos += 4;
+}
+
+function uint(v: number, size: 1 | 2 | 4): void {
+  if (size === 4) u32(v);
+  else if (size === 2) u16(v);
+  else u8(v);
+}
+
+function octets(b: Uint8Array): void {
+  if (!(b instanceof Uint8Array)) throw SLOW;
+  room(b.length);
+  buf.set(b, pos);
+  pos += b.length;
+}
+
+function fastAddress(text: string): void {
+  room(16);
+  if (!parseIPv6Into(text, buf, pos)) throw SLOW;
+  pos += 16;
+}
+
+function fastName(text: string, partial: boolean | undefined): void {
+  if (typeof text !== "string") throw SLOW;
+  const r = encodeName(text, partial === true);
+  if (typeof r === "string") throw SLOW;
+  octets(r);
+}
+
+function fastMessage(m: Message): void {
+  switch (m.kind) {
+    case "relay":
+      if (!isRelayMsgType(m.msgType)) throw SLOW;
+      u8(m.msgType);
+      u8(m.hopCount);
+      fastAddress(m.linkAddress);
+      fastAddress(m.peerAddress);
+      break;
+    case "failover":
+      if (!isFailoverMsgType(m.msgType)) throw SLOW;
+      u8(m.msgType);
+      u24(m.transactionId);
+      u32(m.sentTime);
+      break;
+    case "client-server":
+      if (isRelayMsgType(m.msgType) || isFailoverMsgType(m.msgType)) throw SLOW;
+      u8(m.msgType);
+      u24(m.transactionId);
+      break;
+    default:
+      throw SLOW;
+  }
+  fastOptions(m.options);
+}
+
+function fastOptions(options: readonly DhcpOption[]): void {
+  if (!Array.isArray(options)) throw SLOW;
+  for (let i = 0; i < options.length; i++) fastOption(options[i]);
+}
+
+function fastOption(o: DhcpOption): void {
+  u16(o.code);
+  room(2);
+  const lenAt = pos;
+  pos += 2;
+  const start = pos;
+  if ("malformed" in o && o.malformed) {
+    octets(o.data);
+    const l = o.length;
+    if (!Number.isInteger(l) || l < 0 || l > 0xffff) throw SLOW;
+    buf[lenAt] = l >> 8;
+    buf[lenAt + 1] = l & 0xff;
+    return;
+  }
+  if ("raw" in o && o.raw) octets(o.data);
+  else fastKnown(o as KnownOption);
+  const len = pos - start;
+  if (len > 0xffff) throw SLOW;
+  buf[lenAt] = len >> 8;
+  buf[lenAt + 1] = len & 0xff;
+}
+
+function fastKnown(o: KnownOption): void {
+  const scalar = SCALAR_BY_CODE[o.code];
+  if (scalar !== undefined) {
+    uint((o as unknown as Record<string, number>)[scalar[0]], scalar[1]);
+    return;
+  }
+  switch (o.code) {
+    case 1:
+    case 2:
+      octets(o.duid);
+      return;
+    case 3:
+    case 25:
+      u32(o.iaid);
+      u32(o.t1);
+      u32(o.t2);
+      fastOptions(o.options);
+      return;
+    case 4:
+      u32(o.iaid);
+      fastOptions(o.options);
+      return;
+    case 5:
+      fastAddress(o.address);
+      u32(o.preferredLifetime);
+      u32(o.validLifetime);
+      fastOptions(o.options);
+      return;
+    case 26:
+      u32(o.preferredLifetime);
+      u32(o.validLifetime);
+      u8(o.prefixLength);
+      fastAddress(o.prefix);
+      fastOptions(o.options);
+      return;
+    case 45:
+    case 116:
+      fastOptions(o.options);
+      return;
+    case 6:
+      if (!Array.isArray(o.requestedOptions)) throw SLOW;
+      for (const c of o.requestedOptions) u16(c);
+      return;
+    case 9:
+      fastMessage(o.message);
+      return;
+    case 47:
+      fastAddress(o.peerAddress);
+      fastMessage(o.message);
+      return;
+    case 12:
+      fastAddress(o.serverAddress);
+      return;
+    case 13:
+      u16(o.statusCode);
+      if (typeof o.statusMessage !== "string") throw SLOW;
+      if (o.statusMessageOctets !== undefined) octets(o.statusMessageOctets);
+      else if (o.statusMessage !== "") octets(UTF8.encode(o.statusMessage));
+      return;
+    case 130:
+      if (typeof o.relationshipName !== "string") throw SLOW;
+      if (o.relationshipNameOctets !== undefined) octets(o.relationshipNameOctets);
+      else octets(UTF8.encode(o.relationshipName));
+      return;
+    case 14:
+    case 20:
+      return;
+    case 18:
+      octets(o.interfaceId);
+      return;
+    case 23:
+      if (!Array.isArray(o.dnsServers)) throw SLOW;
+      for (const a of o.dnsServers) fastAddress(a);
+      return;
+    case 24:
+      if (!Array.isArray(o.domains)) throw SLOW;
+      for (const d of o.domains) fastName(d, false);
+      return;
+    case 39:
+      u8(o.flags);
+      fastName(o.domainName, o.partial);
+      return;
+    case 117:
+      fastName(o.hostName, o.partial);
+      return;
+    case 118:
+      fastName(o.zoneName, o.partial);
+      return;
+    case 68:
+      u8(o.vssType);
+      octets(o.vssInfo);
+      return;
+    case 127:
+      u16(o.majorVersion);
+      u16(o.minorVersion);
+      return;
+    case 129:
+      u32(o.reconfigureTime);
+      octets(o.reconfigureKey);
+      return;
+    default:
+      throw SLOW;
+  }
+}
+
 /**
- * Encodes a message: header by `kind` (which must agree with `msgType`), then options.
- * Throws `WireEncodeError` for values that cannot be encoded.
+ * Writes `message` into the reused buffer from `start` and returns true, or false when the
+ * fast path does not take it (`pos` is then back at `start`).
  */
-export function encodeMessage(message: Message): Uint8Array {
+function fast(start: number, message: Message): boolean {
+  pos = start;
+  try {
+    fastMessage(message);
+    return true;
+  } catch {
+    pos = start;
+    return false;
+  }
+}
+
+/** The checked encoder: throws the error naming the field, or returns the octets. */
+function checkedMessage(message: Message): Uint8Array {
   const w = new ByteWriter();
   writeMessage(w, message, ROOT);
   return w.finish();
+}
+
+/**
+ * Encodes a message: header by `kind` (which must agree with `msgType`), then options.
+ * Throws `WireEncodeError` for values that cannot be encoded.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { clientId, encodeMessage, MessageType } from "@failover6/failover6";
+ *
+ * const bytes = encodeMessage({
+ *   kind: "client-server",
+ *   msgType: MessageType.SOLICIT,
+ *   transactionId: 0x123456,
+ *   options: [clientId(new Uint8Array([0, 3, 0, 1, 2, 0, 0, 0, 0, 1]))],
+ * });
+ * // msg-type, 3-octet transaction-id, then OPTION_CLIENTID (code 1, length 10).
+ * assert.deepEqual([...bytes.subarray(0, 8)], [1, 0x12, 0x34, 0x56, 0, 1, 0, 10]);
+ * assert.equal(bytes.length, 18);
+ * ```
+ */
+export function encodeMessage(message: Message): Uint8Array {
+  if (busy) return checkedMessage(message);
+  busy = true;
+  try {
+    if (fast(0, message)) return buf.slice(0, pos);
+  } finally {
+    busy = false;
+  }
+  return checkedMessage(message);
 }
 
 /** Encodes one option, header included (code, length, data). */

@@ -10,7 +10,20 @@
 import { WireEncodeError, type WireError } from "./errors.ts";
 import { MAX_FRAMED_MESSAGE } from "./types.ts";
 
-/** Prefixes a message with its 2-octet message-size. Throws over 65535 octets. */
+/**
+ * Prefixes a message with its 2-octet message-size. Throws over 65535 octets.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeMessage, failoverMessage, frameMessage, MessageType } from "@failover6/failover6";
+ *
+ * const message = encodeMessage(failoverMessage(MessageType.CONTACT, 1, 800000000));
+ * const frame = frameMessage(message);
+ * assert.deepEqual([...frame.subarray(0, 2)], [0, 8]); // message-size 8
+ * assert.equal(frame.length, 2 + message.length);
+ * ```
+ */
 export function frameMessage(message: Uint8Array): Uint8Array {
   if (message.length > MAX_FRAMED_MESSAGE) {
     throw new WireEncodeError("", `message of ${message.length} octets exceeds 65535`);
@@ -40,6 +53,7 @@ export interface DeframerOptions {
 
 /** What `Deframer.push` returns: whole frames, and the error that stopped the stream, if any. */
 export interface DeframeResult {
+  /** Whole frames completed by this chunk, in stream order. */
   frames: Frame[];
   /** Set once a frame exceeds `maxFrameSize`; the deframer then yields nothing more. */
   error?: WireError;
@@ -48,6 +62,26 @@ export interface DeframeResult {
 /**
  * Reassembles frames from arbitrary chunks. After a `frame-too-large` error it is stopped:
  * every later `push` returns no frames and the same error (close the connection).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   Deframer,
+ *   encodeMessage,
+ *   failoverMessage,
+ *   frameMessage,
+ *   MessageType,
+ * } from "@failover6/failover6";
+ *
+ * const frame = frameMessage(encodeMessage(failoverMessage(MessageType.CONTACT, 1, 800000000)));
+ * const deframer = new Deframer();
+ * assert.deepEqual(deframer.push(frame.subarray(0, 3)).frames, []); // not complete yet
+ * const { frames } = deframer.push(frame.subarray(3));
+ * assert.equal(frames.length, 1);
+ * assert.equal(frames[0].size, 8);
+ * assert.equal(deframer.finish(), undefined); // nothing left over
+ * ```
  */
 export class Deframer {
   readonly #max: number;

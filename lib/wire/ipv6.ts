@@ -68,8 +68,98 @@ function groups(part: string, allowV4: boolean): number[] | undefined {
   return out;
 }
 
+/** Scratch groups of the fast parser (synchronous, so one buffer serves every call). */
+const PARSED = new Uint16Array(8);
+
+/**
+ * Hex digit value of a character code, or -1. `0`–`9`, `a`–`f`, `A`–`F`.
+ */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20;
+  return l >= 97 && l <= 102 ? l - 87 : -1;
+}
+
+/**
+ * The fast parser: text made of hex digits and colons only, into `PARSED`. Returns true when
+ * parsed, false when the text is not an address, undefined when it holds anything else
+ * (a dotted quad: {@linkcode parseIPv6Slow} decides).
+ */
+function parseFast(text: string): boolean | undefined {
+  const n = text.length;
+  const g = PARSED;
+  let count = 0;
+  let dbl = -1;
+  let i = 0;
+  if (text.charCodeAt(0) === 58) {
+    if (text.charCodeAt(1) !== 58) return false;
+    dbl = 0;
+    i = 2;
+  }
+  while (i < n) {
+    let v = 0;
+    let digits = 0;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      const d = hexDigit(c);
+      if (d < 0) {
+        if (c === 46) return undefined; // '.': a dotted quad
+        if (c !== 58) return false;
+        break;
+      }
+      v = (v << 4) | d;
+      digits++;
+      i++;
+    }
+    if (digits === 0 || digits > 4 || count === 8) return false;
+    g[count++] = v;
+    if (i === n) break;
+    i++; // the ':'
+    if (text.charCodeAt(i) === 58) {
+      if (dbl >= 0) return false;
+      dbl = count;
+      i++;
+    } else if (i === n) return false;
+  }
+  if (dbl < 0) return count === 8;
+  if (count > 7) return false;
+  const gap = 8 - count;
+  for (let k = count - 1; k >= dbl; k--) g[k + gap] = g[k];
+  for (let k = dbl; k < dbl + gap; k++) g[k] = 0;
+  return true;
+}
+
+/**
+ * Writes the 16 octets of IPv6 text into `out` at `offset`; false (and `out` untouched) if the
+ * text is not an address. The same addresses as {@linkcode parseIPv6Bytes}, with no
+ * allocation for text without a dotted quad.
+ */
+export function parseIPv6Into(text: string, out: Uint8Array, offset = 0): boolean {
+  if (typeof text !== "string" || text.length < 2 || text.length > 45) return false;
+  const fast = parseFast(text);
+  if (fast === false) return false;
+  if (fast === undefined) {
+    const b = parseIPv6Slow(text);
+    if (b === undefined) return false;
+    out.set(b, offset);
+    return true;
+  }
+  const g = PARSED;
+  for (let k = 0; k < 8; k++) {
+    out[offset + 2 * k] = g[k] >> 8;
+    out[offset + 2 * k + 1] = g[k] & 0xff;
+  }
+  return true;
+}
+
 /** The 16 octets of IPv6 text in any RFC 4291 §2.2 form; undefined if not an address. */
 export function parseIPv6Bytes(text: string): Uint8Array | undefined {
+  const out = new Uint8Array(16);
+  return parseIPv6Into(text, out) ? out : undefined;
+}
+
+/** The general parser (every form, dotted quads included). */
+function parseIPv6Slow(text: string): Uint8Array | undefined {
   if (typeof text !== "string" || text.length < 2 || text.length > 45) return undefined;
   let g: number[] | undefined;
   const dbl = text.indexOf("::");

@@ -178,7 +178,18 @@ const DUID_TYPE_NAMES: Record<number, string> = {
   4: "DUID-UUID",
 };
 
-/** Name of a message type, e.g. `BNDUPD`; `UNKNOWN-<n>` for unassigned codes. */
+/**
+ * Name of a message type, e.g. `BNDUPD`; `UNKNOWN-<n>` for unassigned codes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { messageTypeName } from "@failover6/failover6";
+ *
+ * assert.equal(messageTypeName(24), "BNDUPD");
+ * assert.equal(messageTypeName(99), "UNKNOWN-99");
+ * ```
+ */
 export function messageTypeName(msgType: number): string {
   return MESSAGE_NAMES[msgType] ?? `UNKNOWN-${msgType}`;
 }
@@ -204,7 +215,18 @@ export function isNamedOption(code: number): boolean {
   return OPTION_NAMES[code] !== undefined;
 }
 
-/** IANA name of an option, e.g. `OPTION_F_MCLT`; `OPTION_UNKNOWN_<n>` otherwise. */
+/**
+ * IANA name of an option, e.g. `OPTION_F_MCLT`; `OPTION_UNKNOWN_<n>` otherwise.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { optionName } from "@failover6/failover6";
+ *
+ * assert.equal(optionName(122), "OPTION_F_MCLT");
+ * assert.equal(optionName(999), "OPTION_UNKNOWN_999");
+ * ```
+ */
 export function optionName(code: number): string {
   return OPTION_NAMES[code] ?? `OPTION_UNKNOWN_${code}`;
 }

@@ -152,6 +152,20 @@ export function optionToJson(o: DhcpOption): JsonObject {
  * The oracle JSON of a message: `{msgType, msgName, transactionId, sentTime?, options}`;
  * relays `{msgType, msgName, transactionId: null, hopCount, linkAddress, peerAddress,
  * options}`. Capture fields (frame, timestamp, errors ...) are the caller's.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { failoverMessage, MessageType, messageToJson } from "@failover6/failover6";
+ *
+ * assert.deepEqual(messageToJson(failoverMessage(MessageType.CONTACT, 3, 800000000)), {
+ *   msgType: 35,
+ *   msgName: "CONTACT",
+ *   transactionId: 3,
+ *   sentTime: 800000000,
+ *   options: [],
+ * });
+ * ```
  */
 export function messageToJson(m: Message): JsonObject {
   const out: JsonObject = { msgType: m.msgType, msgName: messageTypeName(m.msgType) };
@@ -316,6 +330,30 @@ function renderOption(lines: string[], o: DhcpOption, indent: string): void {
  * number and ISO), then the option tree indented two spaces per level, fields as
  * `name=value` with units (`s`), absolute times as number and ISO, states and statuses by
  * name. Lines are joined with `\n` (no trailing newline).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   connectOptions,
+ *   failoverMessage,
+ *   MessageType,
+ *   renderMessage,
+ * } from "@failover6/failover6";
+ *
+ * const connect = failoverMessage(
+ *   MessageType.CONNECT,
+ *   1,
+ *   800000000,
+ *   connectOptions({ mclt: 3600, keepaliveTime: 60, maxUnackedBndupd: 10 }),
+ * );
+ * const text = renderMessage(connect);
+ * assert.equal(
+ *   text.split("\n")[0],
+ *   "CONNECT (31) transactionId=1 (0x000001) sentTime=800000000 (2025-05-08T06:13:20Z)",
+ * );
+ * assert.match(text, /OPTION_F_MCLT \(122\) length=4: mclt=3600s/);
+ * ```
  */
 export function renderMessage(message: Message, errors: readonly WireError[] = []): string {
   const lines: string[] = [];

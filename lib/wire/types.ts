@@ -22,7 +22,18 @@
 // Message types
 // ---------------------------------------------------------------------------------------
 
-/** DHCPv6 message types (RFC 8415 §7.3, RFC 5007, 5460, 6977, 7341, 7653, 8156 §5.3). */
+/**
+ * DHCPv6 message types (RFC 8415 §7.3, RFC 5007, 5460, 6977, 7341, 7653, 8156 §5.3).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MessageType, messageTypeName } from "@failover6/failover6";
+ *
+ * assert.equal(MessageType.BNDUPD, 24);
+ * assert.equal(messageTypeName(MessageType.CONNECTREPLY), "CONNECTREPLY");
+ * ```
+ */
 export const MessageType = {
   SOLICIT: 1,
   ADVERTISE: 2,
@@ -85,7 +96,18 @@ export function isRelayMsgType(msgType: number): msgType is RelayMsgType {
 // Option codes
 // ---------------------------------------------------------------------------------------
 
-/** DHCPv6 option codes (IANA names without the `OPTION_` prefix). */
+/**
+ * DHCPv6 option codes (IANA names without the `OPTION_` prefix).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { findOption, OptionCode, stateOptions } from "@failover6/failover6";
+ *
+ * const options = stateOptions({ serverState: 2, flags: 0, startTimeOfState: 800000000 });
+ * assert.equal(findOption(options, OptionCode.F_SERVER_STATE)?.serverState, 2);
+ * ```
+ */
 export const OptionCode = {
   CLIENTID: 1,
   SERVERID: 2,
@@ -163,7 +185,18 @@ export const OptionCode = {
 // Enumerations carried in options
 // ---------------------------------------------------------------------------------------
 
-/** OPTION_STATUS_CODE values 0–22 (RFC 8415, 5007, 5460, 7653, 8156 §5.6). */
+/**
+ * OPTION_STATUS_CODE values 0–22 (RFC 8415, 5007, 5460, 7653, 8156 §5.6).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { StatusCode, statusCode } from "@failover6/failover6";
+ *
+ * const rejection = statusCode(StatusCode.OutdatedBindingInformation, "the local record is newer");
+ * assert.equal(rejection.statusCode, 19);
+ * ```
+ */
 export const StatusCode = {
   Success: 0,
   UnspecFail: 1,
@@ -196,6 +229,20 @@ export type StatusCodeValue = number;
 /**
  * Failover endpoint states, the OPTION_F_SERVER_STATE codes (RFC 8156 §5.5.16, §8).
  * STARTUP (1) is never sent as a state: it travels as the STARTUP server flag.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FailoverState, stateOptions } from "@failover6/failover6";
+ *
+ * const options = stateOptions({
+ *   serverState: FailoverState.PARTNER_DOWN,
+ *   flags: 0,
+ *   startTimeOfState: 800000000,
+ *   partnerDownTime: 800000000,
+ * });
+ * assert.equal(options.length, 4);
+ * ```
  */
 export const FailoverState = {
   STARTUP: 1,
@@ -213,7 +260,17 @@ export const FailoverState = {
 /** One of the ten failover endpoint state codes. */
 export type FailoverStateValue = (typeof FailoverState)[keyof typeof FailoverState];
 
-/** Binding-status values of OPTION_F_BINDING_STATUS (RFC 8156 §5.5.1; 0 is reserved). */
+/**
+ * Binding-status values of OPTION_F_BINDING_STATUS (RFC 8156 §5.5.1; 0 is reserved).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BindingStatus, bindingStatus } from "@failover6/failover6";
+ *
+ * assert.deepEqual(bindingStatus(BindingStatus.ACTIVE), { code: 114, bindingStatus: 1 });
+ * ```
+ */
 export const BindingStatus = {
   ACTIVE: 1,
   EXPIRED: 2,
@@ -228,7 +285,19 @@ export const BindingStatus = {
 /** One of the eight binding-status codes. */
 export type BindingStatusValue = (typeof BindingStatus)[keyof typeof BindingStatus];
 
-/** DUID types (RFC 8415 §11, RFC 6355). */
+/**
+ * DUID types (RFC 8415 §11, RFC 6355).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DuidType } from "@failover6/failover6";
+ *
+ * // A DUID-LL starts with its 2-octet type, then the hardware type and the MAC address.
+ * const duid = new Uint8Array([0, DuidType.LL, 0, 1, 2, 0, 0, 0, 0, 1]);
+ * assert.equal((duid[0] << 8) | duid[1], 3);
+ * ```
+ */
 export const DuidType = {
   LLT: 1,
   EN: 2,
@@ -284,17 +353,21 @@ export const INFINITY = 0xffffffff;
 
 /** A client/server message (RFC 8415 §8): msg-type, 24-bit transaction-id, options. */
 export interface ClientServerMessage {
+  /** Discriminant. */
   kind: "client-server";
   /** Any type except 12, 13 and 24–35 (STARTTLS 23 and its REPLY 7 included). */
   msgType: number;
   /** 24-bit transaction-id. */
   transactionId: number;
+  /** The options, in wire order. */
   options: DhcpOption[];
 }
 
 /** A relay message (RFC 8415 §9): RELAY-FORW or RELAY-REPL, 34-octet header. */
 export interface RelayMessage {
+  /** Discriminant. */
   kind: "relay";
+  /** RELAY-FORW (12) or RELAY-REPL (13). */
   msgType: RelayMsgType;
   /** Number of relays that have relayed this message (0–255). */
   hopCount: number;
@@ -302,17 +375,21 @@ export interface RelayMessage {
   linkAddress: string;
   /** RFC 5952 text. */
   peerAddress: string;
+  /** The options, in wire order (the relayed message is in RELAY_MSG). */
   options: DhcpOption[];
 }
 
 /** A failover message (RFC 8156 §5.2): msg-type, 24-bit transaction-id, sent-time, options. */
 export interface FailoverMessage {
+  /** Discriminant. */
   kind: "failover";
+  /** One of the failover message types 24-35. */
   msgType: FailoverMsgType;
   /** 24-bit transaction-id. */
   transactionId: number;
   /** Absolute time of transmission, seconds since 2000-01-01 (mod 2^32). */
   sentTime: number;
+  /** The options, in wire order. */
   options: DhcpOption[];
 }
 
@@ -325,65 +402,93 @@ export type Message = ClientServerMessage | RelayMessage | FailoverMessage;
 
 /** OPTION_CLIENTID (1). */
 export interface ClientIdOption {
+  /** Option code 1. */
   code: 1;
   /** The DUID octets (opaque; compare for equality). Parse with `parseDuid`. */
   duid: Uint8Array;
 }
 /** OPTION_SERVERID (2). */
 export interface ServerIdOption {
+  /** Option code 2. */
   code: 2;
+  /** The server's DUID octets. */
   duid: Uint8Array;
 }
 /** OPTION_IA_NA (3). */
 export interface IaNaOption {
+  /** Option code 3. */
   code: 3;
+  /** Identity association identifier (IAID). */
   iaid: number;
+  /** T1, seconds. */
   t1: number;
+  /** T2, seconds. */
   t2: number;
+  /** Encapsulated options, in wire order. */
   options: DhcpOption[];
 }
 /** OPTION_IA_TA (4). */
 export interface IaTaOption {
+  /** Option code 4. */
   code: 4;
+  /** Identity association identifier (IAID). */
   iaid: number;
+  /** Encapsulated options, in wire order. */
   options: DhcpOption[];
 }
 /** OPTION_IAADDR (5). */
 export interface IaAddrOption {
+  /** Option code 5. */
   code: 5;
+  /** The address, RFC 5952 text. */
   address: string;
+  /** Preferred lifetime, seconds. */
   preferredLifetime: number;
+  /** Valid lifetime, seconds. */
   validLifetime: number;
+  /** Encapsulated options, in wire order. */
   options: DhcpOption[];
 }
 /** OPTION_ORO (6). */
 export interface OroOption {
+  /** Option code 6. */
   code: 6;
+  /** The option codes the client asks for. */
   requestedOptions: number[];
 }
 /** OPTION_PREFERENCE (7). */
 export interface PreferenceOption {
+  /** Option code 7. */
   code: 7;
+  /** Server preference, 0-255. */
   preference: number;
 }
 /** OPTION_ELAPSED_TIME (8), hundredths of a second. */
 export interface ElapsedTimeOption {
+  /** Option code 8. */
   code: 8;
+  /** Time since the client began the exchange, hundredths of a second. */
   elapsedTime: number;
 }
 /** OPTION_RELAY_MSG (9). */
 export interface RelayMsgOption {
+  /** Option code 9. */
   code: 9;
+  /** The relayed message. */
   message: Message;
 }
 /** OPTION_UNICAST (12). */
 export interface UnicastOption {
+  /** Option code 12. */
   code: 12;
+  /** The address clients may unicast to, RFC 5952 text. */
   serverAddress: string;
 }
 /** OPTION_STATUS_CODE (13). */
 export interface StatusCodeOption {
+  /** Option code 13. */
   code: 13;
+  /** The status code (see `StatusCode`). */
   statusCode: StatusCodeValue;
   /** UTF-8 text, not NUL-terminated; may be empty. */
   statusMessage: string;
@@ -395,25 +500,33 @@ export interface StatusCodeOption {
 }
 /** OPTION_RAPID_COMMIT (14), no data. */
 export interface RapidCommitOption {
+  /** Option code 14. */
   code: 14;
 }
 /** OPTION_INTERFACE_ID (18). */
 export interface InterfaceIdOption {
+  /** Option code 18. */
   code: 18;
+  /** The relay's opaque interface-id. */
   interfaceId: Uint8Array;
 }
 /** OPTION_RECONF_MSG (19). */
 export interface ReconfMsgOption {
+  /** Option code 19. */
   code: 19;
+  /** The message type the client should send (RENEW, REBIND or INFORMATION-REQUEST). */
   reconfMsgType: number;
 }
 /** OPTION_RECONF_ACCEPT (20), no data. */
 export interface ReconfAcceptOption {
+  /** Option code 20. */
   code: 20;
 }
 /** OPTION_DNS_SERVERS (23). */
 export interface DnsServersOption {
+  /** Option code 23. */
   code: 23;
+  /** DNS recursive name servers, RFC 5952 text. */
   dnsServers: string[];
 }
 /**
@@ -421,33 +534,49 @@ export interface DnsServersOption {
  * outside `!`..`~`, and `.` and `\` inside a label, are written as `\DDD` (RFC 1035 §5.1).
  */
 export interface DomainListOption {
+  /** Option code 24. */
   code: 24;
+  /** Domain search list, names without trailing dot. */
   domains: string[];
 }
 /** OPTION_IA_PD (25). */
 export interface IaPdOption {
+  /** Option code 25. */
   code: 25;
+  /** Identity association identifier (IAID). */
   iaid: number;
+  /** T1, seconds. */
   t1: number;
+  /** T2, seconds. */
   t2: number;
+  /** Encapsulated options, in wire order. */
   options: DhcpOption[];
 }
 /** OPTION_IAPREFIX (26). */
 export interface IaPrefixOption {
+  /** Option code 26. */
   code: 26;
+  /** Preferred lifetime, seconds. */
   preferredLifetime: number;
+  /** Valid lifetime, seconds. */
   validLifetime: number;
+  /** Prefix length in bits. */
   prefixLength: number;
+  /** The prefix, RFC 5952 text. */
   prefix: string;
+  /** Encapsulated options, in wire order. */
   options: DhcpOption[];
 }
 /** OPTION_INFORMATION_REFRESH_TIME (32), seconds. */
 export interface InformationRefreshTimeOption {
+  /** Option code 32. */
   code: 32;
+  /** Seconds until the client should refresh its configuration. */
   informationRefreshTime: number;
 }
 /** OPTION_CLIENT_FQDN (39) (RFC 4704). */
 export interface ClientFqdnOption {
+  /** Option code 39. */
   code: 39;
   /** N/O/S flags, see `FqdnFlag`. */
   flags: number;
@@ -458,151 +587,212 @@ export interface ClientFqdnOption {
 }
 /** OPTION_CLIENT_DATA (45): a container. */
 export interface ClientDataOption {
+  /** Option code 45. */
   code: 45;
+  /** Encapsulated options, in wire order. */
   options: DhcpOption[];
 }
 /** OPTION_CLT_TIME (46): seconds since the last client transaction (relative). */
 export interface CltTimeOption {
+  /** Option code 46. */
   code: 46;
+  /** Seconds since the client last talked to the server (client-last-transaction-time). */
   cltTime: number;
 }
 /** OPTION_LQ_RELAY_DATA (47): peer address plus the last relayed message. */
 export interface LqRelayDataOption {
+  /** Option code 47. */
   code: 47;
+  /** The peer-address of the relay message, RFC 5952 text. */
   peerAddress: string;
+  /** The relay message last received from the client. */
   message: Message;
 }
 /** OPTION_VSS (68) (RFC 6607). */
 export interface VssOption {
+  /** Option code 68. */
   code: 68;
+  /** VSS type (255 = the global default VPN). */
   vssType: number;
+  /** VSS information octets. */
   vssInfo: Uint8Array;
 }
 /** OPTION_SOL_MAX_RT (82), seconds. */
 export interface SolMaxRtOption {
+  /** Option code 82. */
   code: 82;
+  /** SOL_MAX_RT, seconds. */
   solMaxRt: number;
 }
 /** OPTION_INF_MAX_RT (83), seconds. */
 export interface InfMaxRtOption {
+  /** Option code 83. */
   code: 83;
+  /** INF_MAX_RT, seconds. */
   infMaxRt: number;
 }
 /** OPTION_LQ_BASE_TIME (100): absolute time. */
 export interface LqBaseTimeOption {
+  /** Option code 100. */
   code: 100;
+  /** Absolute time the relative times of the message count from. */
   baseTime: number;
 }
 /** OPTION_F_BINDING_STATUS (114). */
 export interface BindingStatusOption {
+  /** Option code 114. */
   code: 114;
+  /** The binding-status code (see `BindingStatus`). */
   bindingStatus: number;
 }
 /** OPTION_F_CONNECT_FLAGS (115): see `ConnectFlag`. */
 export interface ConnectFlagsOption {
+  /** Option code 115. */
   code: 115;
+  /** Flag bits, see `ConnectFlag`. */
   flags: number;
 }
 /** OPTION_F_DNS_REMOVAL_INFO (116): container of 117, 118, 119. */
 export interface DnsRemovalInfoOption {
+  /** Option code 116. */
   code: 116;
+  /** Encapsulated options, in wire order. */
   options: DhcpOption[];
 }
 /** OPTION_F_DNS_HOST_NAME (117): DNS wire-format name, rendered as for CLIENT_FQDN. */
 export interface DnsHostNameOption {
+  /** Option code 117. */
   code: 117;
+  /** The host name, without trailing dot. */
   hostName: string;
+  /** True for a partial name (no terminating root label on the wire). */
   partial?: boolean;
 }
 /** OPTION_F_DNS_ZONE_NAME (118). */
 export interface DnsZoneNameOption {
+  /** Option code 118. */
   code: 118;
+  /** The zone name, without trailing dot. */
   zoneName: string;
+  /** True for a partial name (no terminating root label on the wire). */
   partial?: boolean;
 }
 /** OPTION_F_DNS_FLAGS (119): see `DnsFlag`. */
 export interface DnsFlagsOption {
+  /** Option code 119. */
   code: 119;
+  /** Flag bits, see `DnsFlag`. */
   flags: number;
 }
 /** OPTION_F_EXPIRATION_TIME (120): absolute. */
 export interface ExpirationTimeOption {
+  /** Option code 120. */
   code: 120;
+  /** Absolute time: the greatest lifetime the sender has acked to its partner for this lease. */
   expirationTime: number;
 }
 /** OPTION_F_MAX_UNACKED_BNDUPD (121). */
 export interface MaxUnackedBndupdOption {
+  /** Option code 121. */
   code: 121;
+  /** How many BNDUPDs the sender accepts unacknowledged. */
   maxUnackedBndupd: number;
 }
 /** OPTION_F_MCLT (122): seconds. */
 export interface MCLTOption {
+  /** Option code 122. */
   code: 122;
+  /** Maximum client lead time, seconds. */
   mclt: number;
 }
 /** OPTION_F_PARTNER_LIFETIME (123): absolute. */
 export interface PartnerLifetimeOption {
+  /** Option code 123. */
   code: 123;
+  /** Absolute time: the partner may consider the lease expired after it. */
   partnerLifetime: number;
 }
 /** OPTION_F_PARTNER_LIFETIME_SENT (124): absolute. */
 export interface PartnerLifetimeSentOption {
+  /** Option code 124. */
   code: 124;
+  /** Absolute time: an exact echo of the received partner lifetime (BNDREPLY). */
   partnerLifetimeSent: number;
 }
 /** OPTION_F_PARTNER_DOWN_TIME (125): absolute. */
 export interface PartnerDownTimeOption {
+  /** Option code 125. */
   code: 125;
+  /** Absolute time the sender entered PARTNER-DOWN. */
   partnerDownTime: number;
 }
 /** OPTION_F_PARTNER_RAW_CLT_TIME (126): absolute. */
 export interface PartnerRawCltTimeOption {
+  /** Option code 126. */
   code: 126;
+  /** Absolute time the sender's partner last talked to the client. */
   partnerRawCltTime: number;
 }
 /** OPTION_F_PROTOCOL_VERSION (127). */
 export interface ProtocolVersionOption {
+  /** Option code 127. */
   code: 127;
+  /** Major version (1 for RFC 8156). */
   majorVersion: number;
+  /** Minor version (0 for RFC 8156). */
   minorVersion: number;
 }
 /** OPTION_F_KEEPALIVE_TIME (128): seconds. */
 export interface KeepaliveTimeOption {
+  /** Option code 128. */
   code: 128;
+  /** FO_KEEPALIVE_TIME of the sender, seconds. */
   keepaliveTime: number;
 }
 /** OPTION_F_RECONFIGURE_DATA (129). */
 export interface ReconfigureDataOption {
+  /** Option code 129. */
   code: 129;
   /** Absolute time the key was created. */
   reconfigureTime: number;
+  /** The reconfigure key octets. */
   reconfigureKey: Uint8Array;
 }
 /** OPTION_F_RELATIONSHIP_NAME (130): UTF-8. */
 export interface RelationshipNameOption {
+  /** Option code 130. */
   code: 130;
+  /** The failover relationship name. */
   relationshipName: string;
   /** As `StatusCodeOption.statusMessageOctets`: only for octets that are not valid UTF-8. */
   relationshipNameOctets?: Uint8Array;
 }
 /** OPTION_F_SERVER_FLAGS (131): see `ServerFlag`. */
 export interface ServerFlagsOption {
+  /** Option code 131. */
   code: 131;
+  /** Flag bits, see `ServerFlag`. */
   flags: number;
 }
 /** OPTION_F_SERVER_STATE (132): see `FailoverState`. */
 export interface ServerStateOption {
+  /** Option code 132. */
   code: 132;
+  /** The endpoint state code (see `FailoverState`). */
   serverState: number;
 }
 /** OPTION_F_START_TIME_OF_STATE (133): absolute. */
 export interface StartTimeOfStateOption {
+  /** Option code 133. */
   code: 133;
+  /** Absolute time the state (endpoint or binding) began. */
   startTimeOfState: number;
 }
 /** OPTION_F_STATE_EXPIRATION_TIME (134): absolute. */
 export interface StateExpirationTimeOption {
+  /** Option code 134. */
   code: 134;
+  /** Absolute time the binding's state expires. */
   stateExpirationTime: number;
 }
 
@@ -672,8 +862,11 @@ export type ContainerOption = Extract<KnownOption, { options: DhcpOption[] }>;
  * because a nesting limit was reached. Encoded back as `code`, `data.length`, `data`.
  */
 export interface RawOption {
+  /** The option code. */
   code: number;
+  /** Marks an option kept as octets (unknown code or nesting limit). */
   raw: true;
+  /** The option data octets. */
   data: Uint8Array;
 }
 
@@ -682,7 +875,9 @@ export interface RawOption {
  * the message re-encodes byte for byte. Encoded back as `code`, `length`, `data`.
  */
 export interface MalformedOption {
+  /** The option code. */
   code: number;
+  /** Marks an option whose data does not fit its format. */
   malformed: true;
   /** The option-len found on the wire (may exceed `data.length` on overrun). */
   length: number;
@@ -696,6 +891,7 @@ export interface MalformedOption {
   expectedLength?: number;
   /** Set when the option was cut by the capture (snaplen), with the octets captured. */
   truncated?: boolean;
+  /** With `truncated`: octets of the option data the capture holds. */
   capturedLength?: number;
 }
 
@@ -708,26 +904,36 @@ export type DhcpOption = KnownOption | RawOption | MalformedOption;
 
 /** DUID-LLT (1). */
 export interface DuidLlt {
+  /** DUID-LLT (1). */
   type: 1;
+  /** Hardware type (IANA ARP hardware type, 1 = Ethernet). */
   hwType: number;
   /** Seconds since 2000-01-01 (mod 2^32). */
   time: number;
+  /** Link-layer address octets. */
   linkLayerAddress: Uint8Array;
 }
 /** DUID-EN (2). */
 export interface DuidEn {
+  /** DUID-EN (2). */
   type: 2;
+  /** IANA private enterprise number. */
   enterpriseNumber: number;
+  /** Vendor-assigned identifier octets. */
   identifier: Uint8Array;
 }
 /** DUID-LL (3). */
 export interface DuidLl {
+  /** DUID-LL (3). */
   type: 3;
+  /** Hardware type (IANA ARP hardware type, 1 = Ethernet). */
   hwType: number;
+  /** Link-layer address octets. */
   linkLayerAddress: Uint8Array;
 }
 /** DUID-UUID (4). */
 export interface DuidUuid {
+  /** DUID-UUID (4). */
   type: 4;
   /** Lower-case 8-4-4-4-12 text. */
   uuid: string;
@@ -736,7 +942,9 @@ export interface DuidUuid {
 export interface DuidOther {
   /** The type code, or undefined if fewer than 2 octets. */
   type?: number;
+  /** The octets after the type code (all octets when there is no type). */
   identifier: Uint8Array;
+  /** Marks a DUID that is not one of the known types. */
   other: true;
 }
 /** Parsed view of a DUID. */
