@@ -563,7 +563,14 @@ export function checkRun(input: CheckInput): CheckReport {
   }
 
   // Who holds what over time, from the wire.
-  type Ev = { at: number; client: string; lease: string; until: number; iaid: number };
+  type Ev = {
+    at: number;
+    client: string;
+    lease: string;
+    until: number;
+    iaid: number;
+    from: string;
+  };
   const events: Ev[] = [
     ...input.grants.map((g) => ({
       at: g.at,
@@ -571,6 +578,7 @@ export function checkRun(input: CheckInput): CheckReport {
       lease: g.lease,
       until: g.at + g.valid * 1000,
       iaid: g.iaid,
+      from: `${g.server} (${g.answers})`,
     })),
     ...input.ends.map((e) => ({
       at: e.at,
@@ -578,9 +586,10 @@ export function checkRun(input: CheckInput): CheckReport {
       lease: e.lease,
       until: e.at,
       iaid: -1,
+      from: "",
     })),
   ].sort((a, b) => a.at - b.at);
-  const holders = new Map<string, Map<string, { until: number; iaid: number }>>();
+  const holders = new Map<string, Map<string, { until: number; iaid: number; from: string }>>();
   let doubleHeldOnWire = 0;
   for (const e of events) {
     let h = holders.get(e.lease);
@@ -591,13 +600,15 @@ export function checkRun(input: CheckInput): CheckReport {
           doubleHeldOnWire++;
           example(
             "double",
-            `${e.lease} granted to ${e.client} at ${new Date(e.at).toISOString()} while ${other} ` +
-              `held it until ${new Date(o.until).toISOString()}`,
+            `${e.lease} granted by ${e.from} to ${e.client} at ${new Date(e.at).toISOString()} ` +
+              `while ${other} held it (granted by ${o.from}) until ${
+                new Date(o.until).toISOString()
+              }`,
           );
           break;
         }
       }
-      h.set(e.client, { until: e.until, iaid: e.iaid });
+      h.set(e.client, { until: e.until, iaid: e.iaid, from: e.from });
     } else {
       const mine = h.get(e.client);
       if (mine !== undefined) mine.until = Math.min(mine.until, e.at);

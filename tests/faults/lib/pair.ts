@@ -394,13 +394,21 @@ export class LabPair {
     this.s2 = new LabServer(lab, "s2", settings);
   }
 
-  /** Starts both and waits until both are in NORMAL. */
+  /** Starts both and waits until both are in NORMAL (on a timeout, says where each one is). */
   async startNormal(timeoutMs = 60_000): Promise<void> {
     await Promise.all([this.s1.start(), this.s2.start()]);
-    await Promise.all([
-      this.s1.waitState(["NORMAL"], timeoutMs),
-      this.s2.waitState(["NORMAL"], timeoutMs),
-    ]);
+    try {
+      await Promise.all([
+        this.s1.waitState(["NORMAL"], timeoutMs),
+        this.s2.waitState(["NORMAL"], timeoutMs),
+      ]);
+    } catch (e) {
+      const where = (s: LabServer) => {
+        const e = s.endpoint();
+        return `${s.name} ${e ? `${e.state} (partner ${e.partnerState})` : "not answering"}`;
+      };
+      throw new Error(`${(e as Error).message}: ${where(this.s1)}, ${where(this.s2)}`);
+    }
   }
 
   /** Waits until neither server has BNDUPDs unacked, queued or pending in its store. */

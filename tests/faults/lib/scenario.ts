@@ -116,8 +116,15 @@ export async function runFault(
     await pause((options.cooldown ?? 5) * 1000);
     const load = perfdhcpFigures(await perf.stop());
     note(`load stopped: ${load.rate} exchanges/s, ${load.replies} Replies, ${load.drops} drops`);
-    await pair.drained(60_000);
-    note("BNDUPD queues drained");
+    let drainProblem: string | undefined;
+    try {
+      await pair.drained(60_000);
+      note("BNDUPD queues drained");
+    } catch (e) {
+      const b = (x: typeof pair.s1) => x.endpoint()?.backlog ?? "?";
+      drainProblem = `${(e as Error).message} (BNDUPD backlog s1 ${b(pair.s1)}, s2 ${b(pair.s2)})`;
+      note(drainProblem);
+    }
     const checkAt = Date.now();
     const [h1, h2] = await Promise.all([pair.s1.leases(), pair.s2.leases()]);
     await capture.stop();
@@ -150,6 +157,7 @@ export async function runFault(
       ].join("\n"),
     );
     ok = true;
+    if (drainProblem !== undefined) throw new Error(drainProblem);
     return { report, events, load, samples, story };
   } finally {
     if (!ok) console.log(`${name} failed; story so far:\n  ${story.join("\n  ")}`);
