@@ -1,8 +1,9 @@
 /**
  * UPDREQALL benchmark (a script, not a `deno bench` file):
  *
- *   deno run -A bench/updreqall.ts [--count 1000000] [--window 1000] [--store sqlite|memory]
- *                                  [--batch 512] [--keep]
+ *   deno run -A bench/updreqall.ts [--count 1000000] [--window 4096] [--store sqlite|memory]
+ *                                  [--commit worker|thread] [--processes 2|1] [--batch 512]
+ *                                  [--profile DIR] [--keep]
  *
  * Two failover engines in one process, over real loopback TCP (`[::1]`, ephemeral port):
  * a primary in PARTNER-DOWN holding `--count` ACTIVE bindings and a secondary with empty
@@ -10,7 +11,12 @@
  * partner has one, sends UPDREQALL (RFC 8156 §8.5.2); the primary streams every binding as a
  * BNDUPD, never more than the secondary's OPTION_F_MAX_UNACKED_BNDUPD (`--window`) unanswered,
  * and sends UPDDONE after the last BNDREPLY. Each BNDREPLY leaves the secondary only after
- * its binding is committed to the secondary's store.
+ * its binding is committed to the secondary's store. `--commit thread` (the default) commits
+ * on the secondary's main thread; `--commit worker` on the server's writer thread
+ * (`lib/server/shell/committer.ts`, as `failover6 serve` runs with SQLite), so that the fsync
+ * of one batch overlaps the handling of the next — a gain with a spare core, a loss on two
+ * (the writes are copied to the thread). `--profile DIR` writes a V8 CPU profile of the
+ * secondary process there.
  *
  * Printed: bindings, seconds from UPDREQALL to UPDDONE, bindings/s, peak RSS (sampled every
  * 100 ms) and the stores used. Filling the primary's store is not timed. Targets (issue 4):
@@ -24,8 +30,10 @@ import process from "node:process";
 import { SqliteBindingStore } from "../lib/store/sqlite.ts";
 import { MemoryBindingStore } from "../lib/store/memory.ts";
 import { BatchCommitter } from "../lib/store/batch.ts";
+import { openCommitter } from "../lib/server/shell/committer.ts";
 import { emptyLease } from "../lib/store/lease.ts";
 import type { BindingStore, Lease } from "../lib/store/types.ts";
+import type { BatchInfo } from "../lib/store/batch.ts";
 import { formatIPv6, parseIPv6 } from "../lib/util/ipv6.ts";
 import { systemClock } from "../lib/util/clock.ts";
 import { EngineDriver } from "../lib/failover/driver.ts";
@@ -35,6 +43,8 @@ interface Options {
   count: number;
   window: number;
   store: "sqlite" | "memory";
+  /** Where the secondary commits: a writer thread or the main thread. */
+  commit: "worker" | "thread";
   batch: number;
   keep: boolean;
   processes: 1 | 2;
@@ -49,8 +59,9 @@ function options(): Options {
     args: Deno.args,
     options: {
       count: { type: "string", default: "1000000" },
-      window: { type: "string", default: "1000" },
+      window: { type: "string", default: "4096" },
       store: { type: "string", default: "sqlite" },
+      commit: { type: "string" },
       batch: { type: "string", default: "512" },
       processes: { type: "string", default: "2" },
       keep: { type: "boolean", default: false },
@@ -69,10 +80,15 @@ function options(): Options {
   if (values.store !== "sqlite" && values.store !== "memory") {
     throw new Error(`--store: sqlite or memory, not ${values.store}`);
   }
+  const commit = values.commit ?? "thread";
+  if (commit !== "worker" && commit !== "thread") {
+    throw new Error(`--commit: worker or thread, not ${commit}`);
+  }
   return {
     count,
     window,
     store: values.store,
+    commit,
     batch,
     keep: values.keep,
     processes,
@@ -175,6 +191,8 @@ interface SecondaryResult {
   reads: number;
   writes: number;
   transactions: number;
+  /** Milliseconds spent in the secondary's store transactions (main thread blocked). */
+  commitMs: number;
 }
 
 /** The secondary: empty store, RECOVER, UPDREQALL; resolves at UPDDONE. */
@@ -187,7 +205,19 @@ async function secondarySide(
   let t0 = 0, t1 = 0, c0 = 0, c1 = 0, received = 0;
   const finished = Promise.withResolvers<void>();
   const sampler = rssSampler();
-  const committer = new BatchCommitter(store, { windowMs: 0, maxWriters: o.batch });
+  let commitMs = 0;
+  let transactions = 0;
+  const onBatch = (info: BatchInfo) => {
+    commitMs += info.commitMs;
+    if (info.ok) transactions++;
+  };
+  const committer = o.commit === "worker" && o.store === "sqlite"
+    ? await openCommitter({ store, path: `${dir}/secondary.db`, windowMs: 0, onBatch })
+      .then(({ committer, fallback }) => {
+        if (fallback) console.error(`secondary: commits on the main thread (${fallback})`);
+        return committer;
+      })
+    : new BatchCommitter(store, { windowMs: 0, maxWriters: o.batch, onBatch });
   const driver = new EngineDriver({
     config: { ...BASE_CONFIG, role: "secondary", maxUnackedBndupd: o.window },
     store,
@@ -223,8 +253,8 @@ async function secondarySide(
   await driver.idle();
   const stored = store.count();
   const { reads, writes } = driver.stats;
-  const transactions = committer.stats.transactions;
   await listener.stop();
+  await committer.close();
   store.close();
   return {
     received,
@@ -235,6 +265,7 @@ async function secondarySide(
     reads,
     writes,
     transactions,
+    commitMs,
   };
 }
 
@@ -273,12 +304,15 @@ function report(o: Options, r: SecondaryResult, primaryRss: number, primaryCpu: 
       `(${o.processes === 2 ? "separate processes" : "one process: the figures overlap"})`,
   );
   console.log(
-    `window (max unacked BNDUPD): ${o.window}; bindings stored by the secondary: ${r.stored}`,
+    `window (max unacked BNDUPD): ${o.window}; bindings stored by the secondary: ${r.stored} ` +
+      `(commits on ${o.commit === "worker" ? "a writer thread" : "the main thread"})`,
   );
   console.log(
     `secondary: ${r.reads} TCP reads (${(r.received / r.reads).toFixed(1)} BNDUPDs each), ` +
       `${r.writes} writes, ${r.transactions} store transactions ` +
-      `(${(r.stored / r.transactions).toFixed(1)} bindings each)`,
+      `(${(r.stored / r.transactions).toFixed(1)} bindings each, ` +
+      `${(r.commitMs / r.transactions).toFixed(1)} ms each, ` +
+      `${(r.commitMs * 1000 / r.stored).toFixed(1)} µs per binding)`,
   );
   console.log(
     o.processes === 2
@@ -334,6 +368,8 @@ async function main(): Promise<void> {
         String(o.window),
         "--store",
         o.store,
+        "--commit",
+        o.commit,
         "--batch",
         String(o.batch),
       ],

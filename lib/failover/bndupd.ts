@@ -34,9 +34,11 @@ import type {
   IaPrefixOption,
   LqBaseTimeOption,
   PartnerLifetimeOption,
+  PartnerLifetimeSentOption,
   PartnerRawCltTimeOption,
   StartTimeOfStateOption,
   StateExpirationTimeOption,
+  StatusCodeOption,
   VssOption,
 } from "../wire/types.ts";
 import { INFINITY } from "../wire/types.ts";
@@ -54,6 +56,40 @@ import {
 // ---------------------------------------------------------------------------------------
 // Building a BNDUPD
 // ---------------------------------------------------------------------------------------
+
+/** Where the DUID octets of BNDUPDs are cut from (see `duidOctets`). */
+let duidSlab = new Uint8Array(0);
+let duidSlabUsed = 0;
+
+/**
+ * The octets of a DUID in hex, as `hexToBytes` gives them, but cut from a shared 16 KiB
+ * buffer: a view costs a tenth of a new array, and one is made for every BNDUPD. The views
+ * never overlap, so each is the BNDUPD's own.
+ */
+function duidOctets(hex: string): Uint8Array | undefined {
+  const n = hex.length >> 1;
+  if (hex.length % 2 !== 0 || n > 1024) return hexToBytes(hex);
+  if (duidSlabUsed + n > duidSlab.length) {
+    duidSlab = new Uint8Array(16_384);
+    duidSlabUsed = 0;
+  }
+  const out = duidSlab.subarray(duidSlabUsed, duidSlabUsed + n);
+  for (let i = 0; i < n; i++) {
+    const hi = hexNibble(hex.charCodeAt(2 * i));
+    const lo = hexNibble(hex.charCodeAt(2 * i + 1));
+    if (hi < 0 || lo < 0) return hexToBytes(hex); // separators or not hex: the general rule
+    out[i] = (hi << 4) | lo;
+  }
+  duidSlabUsed += n;
+  return out;
+}
+
+function hexNibble(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
 
 /** T1 and T2 are not stored per lease: the RFC 8415 §21.4 recommendations (0.5, 0.8). */
 function t1t2(preferred: number): [number, number] {
@@ -146,7 +182,7 @@ export function bndupdOptions(lease: Lease, now: number): DhcpOption[] | undefin
     ];
   }
   if (lease.clientDuid === "") return undefined;
-  const duid = hexToBytes(lease.clientDuid);
+  const duid = duidOctets(lease.clientDuid);
   if (duid === undefined) return undefined;
   const [t1, t2] = t1t2(lease.preferredLifetime);
   const inner = bndupdLeaseOptions(lease, baseTime, false);
@@ -310,6 +346,13 @@ export function inScope(
   );
 }
 
+/** How a lease is named in a status message. */
+function where(key: ReceivedLease["key"]): string {
+  return key.kind === "na"
+    ? `IAADDR ${key.address}`
+    : `IAPREFIX ${key.address}/${key.prefixLength}`;
+}
+
 /** Reads one IAADDR/IAPREFIX with its failover options. */
 function readLease(
   option: IaAddrOption | IaPrefixOption,
@@ -381,28 +424,36 @@ function readLease(
     partnerRawCltTime: raw ? fromWireTime(raw.partnerRawCltTime) : undefined,
     hasDns,
   };
-  const where = kind === "na"
-    ? `IAADDR ${key.address}`
-    : `IAPREFIX ${key.address}/${key.prefixLength}`;
-  if (malformed) lease.error = missing(`${where}: malformed option`);
-  else if (!bs) lease.error = missing(`${where}: no OPTION_F_BINDING_STATUS`);
+  if (malformed) lease.error = missing(`${where(key)}: malformed option`);
+  else if (!bs) lease.error = missing(`${where(key)}: no OPTION_F_BINDING_STATUS`);
   else if (!status) {
-    lease.error = missing(`${where}: unknown binding status ${bs.bindingStatus}`);
-  } else if (!start) lease.error = missing(`${where}: no OPTION_F_START_TIME_OF_STATE`);
+    lease.error = missing(`${where(key)}: unknown binding status ${bs.bindingStatus}`);
+  } else if (!start) lease.error = missing(`${where(key)}: no OPTION_F_START_TIME_OF_STATE`);
   else if (status === "ACTIVE" && (!ste || !pl || !exp)) {
     lease.error = missing(
-      `${where}: ACTIVE needs OPTION_F_STATE_EXPIRATION_TIME, OPTION_F_PARTNER_LIFETIME and OPTION_F_EXPIRATION_TIME`,
+      `${
+        where(key)
+      }: ACTIVE needs OPTION_F_STATE_EXPIRATION_TIME, OPTION_F_PARTNER_LIFETIME and OPTION_F_EXPIRATION_TIME`,
     );
   } else if (standalone && status === "ACTIVE") {
-    lease.error = missing(`${where}: an ACTIVE prefix needs a client (OPTION_CLIENT_DATA)`);
+    lease.error = missing(`${where(key)}: an ACTIVE prefix needs a client (OPTION_CLIENT_DATA)`);
   } else if (
     kind === "pd" && (parseIPv6(key.address)! & ~prefixMask(key.prefixLength)) !== 0n
   ) {
-    lease.error = { code: CONFIG_CONFLICT, message: `${where}: bits set beyond the prefix length` };
+    lease.error = {
+      code: CONFIG_CONFLICT,
+      message: `${where(key)}: bits set beyond the prefix length`,
+    };
   } else if (!inScope(key, scope.prefixes)) {
-    lease.error = { code: CONFIG_CONFLICT, message: `${where}: not in this failover endpoint` };
+    lease.error = {
+      code: CONFIG_CONFLICT,
+      message: `${where(key)}: not in this failover endpoint`,
+    };
   } else if (lease.hasDns && !scope.acceptDnsInfo) {
-    lease.error = { code: DNS_NOT_SUPPORTED, message: `${where}: DNS update is not supported` };
+    lease.error = {
+      code: DNS_NOT_SUPPORTED,
+      message: `${where(key)}: DNS update is not supported`,
+    };
   }
   return lease;
 }
@@ -470,22 +521,25 @@ function isDefaultVpn(vss: VssOption | undefined): boolean {
  * ```
  */
 export function parseBndupd(message: FailoverMessage, scope: EndpointScope = {}): ParsedBndupd {
-  const cds: DhcpOption[] = [];
-  const pfx: DhcpOption[] = [];
+  let cds = 0;
+  let pfx = 0;
+  let first: DhcpOption | undefined;
   for (const o of message.options) {
-    if (o.code === 45) cds.push(o);
-    else if (o.code === 26) pfx.push(o);
+    if (o.code === 45) cds++;
+    else if (o.code === 26) pfx++;
+    else continue;
+    first ??= o;
   }
-  if (cds.length + pfx.length !== 1) {
+  if (cds + pfx !== 1) {
     return {
       shape: "none",
       error: missing(
-        `a BNDUPD needs exactly one OPTION_CLIENT_DATA or OPTION_IAPREFIX, found ${cds.length} and ${pfx.length}`,
+        `a BNDUPD needs exactly one OPTION_CLIENT_DATA or OPTION_IAPREFIX, found ${cds} and ${pfx}`,
       ),
     };
   }
-  if (pfx.length === 1) {
-    const p = pfx[0];
+  if (pfx === 1) {
+    const p = first!;
     if (isMalformedOption(p) || !("options" in p)) {
       return { shape: "none", error: missing("malformed OPTION_IAPREFIX") };
     }
@@ -500,7 +554,7 @@ export function parseBndupd(message: FailoverMessage, scope: EndpointScope = {})
     }
     return { shape: "prefix", vss, baseTime: base?.baseTime ?? 0, lease, error };
   }
-  const cd = cds[0];
+  const cd = first!;
   if (isMalformedOption(cd) || !("options" in cd)) {
     return { shape: "none", error: missing("malformed OPTION_CLIENT_DATA") };
   }
@@ -591,6 +645,41 @@ export function acceptableLeases(
 }
 
 /**
+ * `acceptedLease` for a lease this server has no record of: what the general case gives
+ * from an all-empty FREE record, made in one object.
+ */
+function newAcceptedLease(
+  received: ReceivedLease,
+  ia: ReceivedIa | undefined,
+  clientDuid: string,
+  relationship: string,
+  owner: Lease["owner"],
+): Lease {
+  return {
+    kind: received.key.kind,
+    address: received.key.address,
+    prefixLength: received.key.prefixLength,
+    clientDuid,
+    iaid: ia ? ia.iaid : 0,
+    status: received.status ?? "FREE",
+    preferredLifetime: ia ? received.option.preferredLifetime : 0,
+    validLifetime: ia ? received.option.validLifetime : 0,
+    expirationTime: received.partnerLifetime ?? 0,
+    partnerLifetime: Math.max(0, received.expirationTime ?? 0),
+    ackedPartnerLifetime: 0,
+    cltTime: Math.max(0, received.partnerRawCltTime ?? 0),
+    partnerRawCltTime: received.cltTime ?? 0,
+    startTimeOfState: received.startTimeOfState,
+    stateExpirationTime: received.stateExpirationTime ?? 0,
+    updatePending: false,
+    ackPending: false,
+    owner,
+    relationship,
+    pool: "",
+  };
+}
+
+/**
  * The local record a received lease becomes when accepted (digest §5): status, start time and
  * state-expiration time as received; PARTNER_LIFETIME → expiration-time; CLT_TIME →
  * partner-raw-clt-time; PARTNER_RAW_CLT_TIME → client-last-transaction-time and
@@ -604,28 +693,8 @@ export function acceptedLease(
   relationship: string,
   owner: Lease["owner"],
 ): Lease {
-  const base: Lease = local ?? {
-    kind: received.key.kind,
-    address: received.key.address,
-    prefixLength: received.key.prefixLength,
-    clientDuid: "",
-    iaid: 0,
-    status: "FREE",
-    preferredLifetime: 0,
-    validLifetime: 0,
-    expirationTime: 0,
-    partnerLifetime: 0,
-    ackedPartnerLifetime: 0,
-    cltTime: 0,
-    partnerRawCltTime: 0,
-    startTimeOfState: 0,
-    stateExpirationTime: 0,
-    updatePending: false,
-    ackPending: false,
-    owner,
-    relationship,
-    pool: "",
-  };
+  if (local === undefined) return newAcceptedLease(received, ia, clientDuid, relationship, owner);
+  const base: Lease = local;
   const status = received.status ?? base.status;
   return {
     ...base,
@@ -653,6 +722,8 @@ export function acceptedLease(
 // ---------------------------------------------------------------------------------------
 // Building a BNDREPLY
 // ---------------------------------------------------------------------------------------
+
+const NO_OUTCOMES: ReadonlyMap<ReceivedLease, ReplyStatus> = new Map();
 
 function replyLeaseOptions(l: ReceivedLease, status: ReplyStatus | undefined): DhcpOption[] {
   const out: DhcpOption[] = [];
@@ -690,7 +761,7 @@ function mirrorLease(l: ReceivedLease, status: ReplyStatus | undefined): DhcpOpt
  */
 export function bndreplyOptions(
   p: ParsedBndupd,
-  outcomes: ReadonlyMap<ReceivedLease, ReplyStatus> = new Map(),
+  outcomes: ReadonlyMap<ReceivedLease, ReplyStatus> = NO_OUTCOMES,
 ): DhcpOption[] {
   if (p.shape === "none") return [statusCode(p.error.code, p.error.message)];
   if (p.shape === "prefix") {
@@ -760,14 +831,25 @@ function statusOf(options: readonly DhcpOption[], inherited: ReplyStatus): Reply
 }
 
 function ackedLease(o: IaAddrOption | IaPrefixOption, inherited: ReplyStatus): AckedLease {
-  const bs = findOption(o.options, 114);
-  const ste = findOption(o.options, 134);
-  const pls = findOption(o.options, 124);
+  // One pass: the first well-formed option of each code (as `findOption`).
+  let bs: BindingStatusOption | undefined;
+  let ste: StateExpirationTimeOption | undefined;
+  let pls: PartnerLifetimeSentOption | undefined;
+  let st: StatusCodeOption | undefined;
+  for (const x of o.options) {
+    if (isMalformedOption(x) || isRawOption(x)) continue;
+    if (x.code === 114) bs ??= x;
+    else if (x.code === 134) ste ??= x;
+    else if (x.code === 124) pls ??= x;
+    else if (x.code === 13) st ??= x;
+  }
   return {
     key: o.code === 5
       ? { kind: "na", address: o.address, prefixLength: 128 }
       : { kind: "pd", address: o.prefix, prefixLength: o.prefixLength },
-    status: statusOf(o.options, inherited),
+    status: inherited.code !== 0 || !st
+      ? inherited
+      : { code: st.statusCode, message: st.statusMessage },
     bindingStatus: bs ? bindingStatusFromCode(bs.bindingStatus) : undefined,
     stateExpirationTime: ste ? fromWireTime(ste.stateExpirationTime) : undefined,
     partnerLifetimeSent: pls ? fromWireTime(pls.partnerLifetimeSent) : undefined,
@@ -814,20 +896,21 @@ export function parseBndreply(message: FailoverMessage): ParsedBndreply {
 export function bindingKeysOf(message: FailoverMessage): LeaseKey[] {
   if (message.msgType !== 24 && message.msgType !== 25) return [];
   const keys: LeaseKey[] = [];
-  const visit = (options: readonly DhcpOption[], depth: number) => {
-    for (const o of options) {
-      if (isMalformedOption(o)) continue;
-      if (o.code === 5 && "address" in o) {
-        keys.push({ kind: "na", address: o.address, prefixLength: 128 });
-      } else if (o.code === 26 && "prefix" in o) {
-        if ((parseIPv6(o.prefix)! & ~prefixMask(o.prefixLength)) === 0n) {
-          keys.push({ kind: "pd", address: o.prefix, prefixLength: o.prefixLength });
-        }
-      } else if ((o.code === 45 || o.code === 3 || o.code === 25) && "options" in o && depth < 2) {
-        visit(o.options, depth + 1);
-      }
-    }
-  };
-  visit(message.options, 0);
+  collectKeys(message.options, 0, keys);
   return keys;
+}
+
+function collectKeys(options: readonly DhcpOption[], depth: number, keys: LeaseKey[]): void {
+  for (const o of options) {
+    if (isMalformedOption(o)) continue;
+    if (o.code === 5 && "address" in o) {
+      keys.push({ kind: "na", address: o.address, prefixLength: 128 });
+    } else if (o.code === 26 && "prefix" in o) {
+      if ((parseIPv6(o.prefix)! & ~prefixMask(o.prefixLength)) === 0n) {
+        keys.push({ kind: "pd", address: o.prefix, prefixLength: o.prefixLength });
+      }
+    } else if ((o.code === 45 || o.code === 3 || o.code === 25) && "options" in o && depth < 2) {
+      collectKeys(o.options, depth + 1, keys);
+    }
+  }
 }

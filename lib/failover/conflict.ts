@@ -202,8 +202,10 @@ export function resolveConflict(
         : outdated("accept", "the local record is as recent or newer");
     case "time(1)":
       // Accept once the local state (an ACTIVE lease) has expired; allow the 5 s skew the
-      // partner's clock may have (§7.5.1).
-      return now + EQUALITY_WINDOW_MS >= local.stateExpirationTime
+      // partner's clock may have (§7.5.1). An ACTIVE lease's state timeout is the client's
+      // expiry (D18): a lease this server granted itself carries no separate
+      // state-expiration-time (0), and 0 must not read as "expired long ago".
+      return now + EQUALITY_WINDOW_MS >= (local.stateExpirationTime || local.expirationTime)
         ? { accept: true, rule: "time(1)", reason: "the local lease has expired" }
         : outdated("time(1)", "the local lease has not expired yet");
     case "time(2)":

@@ -13,15 +13,14 @@
  * @module
  */
 
-import { Deframer } from "../wire/framing.ts";
+import { Deframer, type Frame } from "../wire/framing.ts";
 import { decodeMessage } from "../wire/decode.ts";
-import { encodeMessage } from "../wire/encode.ts";
+import { encodeFrames } from "../wire/encode.ts";
 import type { FailoverMessage } from "../wire/types.ts";
 import type { WireError } from "../wire/errors.ts";
 import type { Clock } from "../util/clock.ts";
 import { BatchCommitter } from "../store/batch.ts";
 import type { BindingStore, Lease, LeaseKey, StoreWrite } from "../store/types.ts";
-import { MAX_FRAMED_MESSAGE } from "../wire/types.ts";
 import {
   createEngine,
   type EngineConfig,
@@ -73,6 +72,18 @@ function bulkReader(store: BindingStore): BulkLeaseReader | undefined {
   return typeof s.getMany === "function" ? (s as BulkLeaseReader) : undefined;
 }
 
+/**
+ * Where the driver's writes go: grouped, durable commits. A {@linkcode BatchCommitter} on the
+ * store, or anything else that resolves a write only once it is committed (the server's
+ * writer thread, for instance, so that the fsync of a commit does not stop this thread).
+ */
+export interface WriteCommitter {
+  /** Resolves once `writes` are committed; rejects if they cannot be. */
+  write(writes: readonly StoreWrite[]): Promise<void>;
+  /** Starts committing what is queued; resolves when it has been handed on. */
+  flush(): Promise<void>;
+}
+
 /** Options of {@linkcode EngineDriver}. */
 export interface DriverOptions {
   /** The endpoint's configuration. */
@@ -84,7 +95,7 @@ export interface DriverOptions {
   /** Timers (default: real timers on `clock`). */
   scheduler?: Scheduler;
   /** Grouped commits (default: a committer on `store` with a 0 ms window). */
-  committer?: BatchCommitter;
+  committer?: WriteCommitter;
   /** Observers. */
   hooks?: DriverHooks;
 }
@@ -108,6 +119,9 @@ export interface DriverStats {
 }
 
 const NO_BARRIER: Promise<void> = Promise.resolve();
+
+/** Messages handled per engine step when one read brings many. */
+const RECEIVE_SLICE = 4096;
 
 /**
  * Runs one engine: events in, actions out.
@@ -157,7 +171,7 @@ export class EngineDriver {
   readonly #bulk: BulkLeaseReader | undefined;
   readonly #clock: Clock;
   readonly #scheduler: Scheduler;
-  readonly #committer: BatchCommitter;
+  readonly #committer: WriteCommitter;
   readonly #hooks: DriverHooks;
   readonly #config: EngineConfig;
   #state: EngineState | undefined;
@@ -165,8 +179,10 @@ export class EngineDriver {
   #deframer = new Deframer();
   #events: Event[] = [];
   #draining = false;
-  /** Leases written but not yet committed, by key text (reads must see them). */
-  #overlay = new Map<string, Lease>();
+  /** The writes of commits not yet done, oldest first (reads must see them). */
+  #uncommitted = new Set<readonly StoreWrite[]>();
+  /** The newest uncommitted lease by key text, made when a read needs it. */
+  #overlayCache: Map<string, Lease> | undefined;
   #streams = new Map<number, Iterator<Lease>>();
   /** Resolves when everything queued for the wire so far is written. */
   #out: Promise<void> = NO_BARRIER;
@@ -261,15 +277,32 @@ export class EngineDriver {
     this.#dispatch({ type: "connection-down", reason });
   }
 
-  /** Octets from the connection, as TCP delivered them. */
+  /**
+   * Octets from the connection, as TCP delivered them. The messages are handled in order, in
+   * slices of {@linkcode RECEIVE_SLICE}: each slice's leases are looked up, then the slice is
+   * one engine step. The writes of every slice of one read still go into one commit (the
+   * committer groups what is queued before it runs), and a large read does not keep every
+   * decoded message alive at once.
+   */
   receive(chunk: Uint8Array): void {
     if (!this.#transport) return;
     this.#stats.bytesIn += chunk.length;
     this.#stats.reads++;
     const { frames, error } = this.#deframer.push(chunk);
+    for (let at = 0; at < frames.length; at += RECEIVE_SLICE) {
+      this.#receiveFrames(frames, at, Math.min(frames.length, at + RECEIVE_SLICE));
+    }
+    if (error) {
+      this.#hooks.onReceive?.(undefined, new Uint8Array(), [error]);
+      this.#dispatchMany([{ type: "message-received", errors: [error] }]);
+    }
+  }
+
+  #receiveFrames(frames: readonly Frame[], from: number, to: number): void {
     const events: Event[] = [];
     const lookups = new Lookups();
-    for (const f of frames) {
+    for (let i = from; i < to; i++) {
+      const f = frames[i];
       this.#stats.framesIn++;
       const { message, errors } = decodeMessage(f.data);
       const fo = message?.kind === "failover" ? message : undefined;
@@ -293,13 +326,9 @@ export class EngineDriver {
       events.push({ type: "message-received", message: fo, errors, bytes: f.data, bindings });
       lookups.add(lookupKeys(this.state, fo), bindings);
     }
-    // Every lease the messages of this read name, looked up before any of them is handled
-    // (as one at a time would): writes not yet committed first, then the store.
+    // Every lease the messages of the slice name, looked up before any of them is handled:
+    // writes not yet committed first, then the store.
     this.#lookup(lookups);
-    if (error) {
-      this.#hooks.onReceive?.(undefined, new Uint8Array(), [error]);
-      events.push({ type: "message-received", errors: [error] });
-    }
     if (events.length > 0) this.#dispatchMany(events);
   }
 
@@ -351,9 +380,10 @@ export class EngineDriver {
     if (keys.length === 0) return;
     const found: (Lease | undefined)[] = new Array(keys.length);
     const fromStore: number[] = [];
+    const overlay = this.#overlay();
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];
-      const o = this.#overlay.size === 0 ? undefined : this.#overlay.get(leaseKeyText({
+      const o = overlay?.get(leaseKeyText({
         kind: k.kind,
         address: k.address,
         prefixLength: k.prefixLength ?? 128,
@@ -409,8 +439,8 @@ export class EngineDriver {
    */
   #execute(actions: readonly Action[]): void {
     const writes: StoreWrite[] = [];
-    const early: Outgoing[] = [];
-    const late: Outgoing[] = [];
+    const early: FailoverMessage[] = [];
+    const late: FailoverMessage[] = [];
     let closing: { reason: string; rejected: boolean } | undefined;
     for (const a of actions) {
       this.#hooks.onAction?.(a);
@@ -418,24 +448,9 @@ export class EngineDriver {
         case "persist":
           for (const w of a.writes) writes.push(w);
           break;
-        case "send": {
-          let bytes: Uint8Array;
-          try {
-            bytes = encodeMessage(a.message);
-            if (bytes.length > MAX_FRAMED_MESSAGE) {
-              throw new Error(`message of ${bytes.length} octets exceeds 65535`);
-            }
-          } catch (e) {
-            this.#hooks.onAction?.({
-              type: "log",
-              level: "warn",
-              text: `cannot encode ${a.message.msgType}: ${(e as Error).message}`,
-            });
-            break;
-          }
-          (writes.length === 0 ? early : late).push({ message: a.message, bytes });
+        case "send":
+          (writes.length === 0 ? early : late).push(a.message);
           break;
-        }
         case "set-timer":
           this.#scheduler.set(
             a.name,
@@ -464,9 +479,9 @@ export class EngineDriver {
           break;
       }
     }
-    if (early.length > 0) this.#write(early);
+    if (early.length > 0) this.#write(this.#encode(early));
     if (writes.length > 0) this.#commit(writes);
-    if (late.length > 0) this.#write(late);
+    if (late.length > 0) this.#write(this.#encode(late));
     if (closing) {
       const t = this.#transport;
       if (t) {
@@ -480,23 +495,35 @@ export class EngineDriver {
     }
   }
 
-  #commit(writes: StoreWrite[]): void {
-    const leases: [string, Lease][] = [];
-    for (const w of writes) {
-      if (w.type === "lease") {
-        const k = leaseKeyText(w.lease);
-        this.#overlay.set(k, w.lease);
-        leases.push([k, w.lease]);
-      }
+  /**
+   * The leases written but not yet committed, newest per key text, or undefined when every
+   * write has committed (the usual case: then no key text is made at all).
+   */
+  #overlay(): Map<string, Lease> | undefined {
+    if (this.#uncommitted.size === 0) return undefined;
+    if (this.#overlayCache === undefined) {
+      const m = new Map<string, Lease>();
+      for (const writes of this.#uncommitted) addLeases(m, writes);
+      this.#overlayCache = m;
     }
+    return this.#overlayCache;
+  }
+
+  #commit(writes: StoreWrite[]): void {
+    this.#uncommitted.add(writes);
+    if (this.#overlayCache) addLeases(this.#overlayCache, writes);
+    const done = () => {
+      this.#uncommitted.delete(writes);
+      this.#overlayCache = undefined;
+    };
     this.#pendingWrites++;
     const p = this.#committer.write(writes).then(
       () => {
         this.#stats.commits++;
-        for (const [k, l] of leases) if (this.#overlay.get(k) === l) this.#overlay.delete(k);
+        done();
       },
       (e) => {
-        for (const [k, l] of leases) if (this.#overlay.get(k) === l) this.#overlay.delete(k);
+        done();
         this.#hooks.onStoreError?.(e);
         this.#hooks.onAction?.({
           type: "alarm",
@@ -512,25 +539,36 @@ export class EngineDriver {
     this.#barrier.catch(() => {});
   }
 
-  #write(frames: Outgoing[]): void {
+  /**
+   * Encodes messages into one buffer of RFC 5460 frames (one TCP write); a message that
+   * cannot be encoded is left out with a warning.
+   */
+  #encode(messages: FailoverMessage[]): Outgoing {
+    const { data, bounds } = encodeFrames(messages, (m, e) => {
+      this.#hooks.onAction?.({
+        type: "log",
+        level: "warn",
+        text: `cannot encode ${m.msgType}: ${(e as Error)?.message ?? e}`,
+      });
+    });
+    return { data, messages, bounds };
+  }
+
+  #write(out: Outgoing): void {
     const t = this.#transport;
-    if (!t) return;
-    let size = 0;
-    for (const f of frames) size += 2 + f.bytes.length;
-    // One buffer, one TCP write: each message behind its RFC 5460 message-size.
-    const data = new Uint8Array(size);
-    let off = 0;
-    for (const f of frames) {
-      data[off] = f.bytes.length >> 8;
-      data[off + 1] = f.bytes.length & 0xff;
-      data.set(f.bytes, off + 2);
-      off += 2 + f.bytes.length;
-    }
+    if (!t || out.data.length === 0) return;
+    const { data, messages, bounds } = out;
     const barrier = this.#barrier;
     this.#out = this.#out.then(() => barrier).then(() => {
       if (this.#dead.has(t)) return;
-      for (const f of frames) this.#hooks.onSend?.(f.message, f.bytes);
-      this.#stats.framesOut += frames.length;
+      let frames = 0;
+      for (let i = 0; i < messages.length; i++) {
+        const start = bounds[2 * i];
+        if (start < 0) continue;
+        frames++;
+        this.#hooks.onSend?.(messages[i], data.subarray(start, bounds[2 * i + 1]));
+      }
+      this.#stats.framesOut += frames;
       this.#stats.bytesOut += data.length;
       this.#stats.writes++;
       return t.write(data);
@@ -566,15 +604,14 @@ export class EngineDriver {
             it = source.kind === "all" ? this.#store.all(rel) : this.#store.needingUpdate(rel);
             this.#streams.set(stream, it);
           }
+          const overlay = this.#overlay();
           while (leases.length < limit) {
             const n = it.next();
             if (n.done) {
               done = true;
               break;
             }
-            const o = this.#overlay.size === 0
-              ? undefined
-              : this.#overlay.get(leaseKeyText(n.value));
+            const o = overlay?.get(leaseKeyText(n.value));
             leases.push(o ?? n.value);
           }
           if (done) this.#streams.delete(stream);
@@ -593,10 +630,19 @@ export class EngineDriver {
   }
 }
 
-/** A message ready for the wire. */
+/** Puts the leases of `writes` into `m` by key text (later ones win). */
+function addLeases(m: Map<string, Lease>, writes: readonly StoreWrite[]): void {
+  for (const w of writes) if (w.type === "lease") m.set(leaseKeyText(w.lease), w.lease);
+}
+
+/** Messages encoded for one write (see `encodeFrames`). */
 interface Outgoing {
-  message: FailoverMessage;
-  bytes: Uint8Array;
+  /** The frames. */
+  data: Uint8Array;
+  /** The messages, in order (some may have been left out: `bounds` -1). */
+  messages: FailoverMessage[];
+  /** Where each message's octets are in `data`. */
+  bounds: number[];
 }
 
 /** The lease keys the messages of one read name, and where each answer goes. */

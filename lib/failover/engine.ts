@@ -68,12 +68,14 @@ import {
 import {
   acceptableLeases,
   acceptedLease,
+  type AckedLease,
   bindingKeysOf,
   bndreplyOptions,
   bndupdOptions,
   canSend,
   parseBndreply,
   parseBndupd,
+  type ParsedBndreply,
   type ReceivedLease,
   type ReplyStatus,
 } from "./bndupd.ts";
@@ -98,6 +100,8 @@ import {
   type SyncJob,
   type SyncJobKind,
   type UpdateRequest,
+  VersionedMap,
+  type VersionedMapDraft,
 } from "./sync.ts";
 
 export type * from "./types.ts";
@@ -360,7 +364,10 @@ export interface EngineState {
   readonly nextId: number;
   /** BNDUPDs sent and not yet answered, by transaction-id. */
   readonly outstanding: ReadonlyMap<number, OutstandingBndupd>;
-  /** Lease key text → transaction-id of its unanswered BNDUPD. */
+  /**
+   * Lease key text → transaction-id of an unanswered BNDUPD for it (derived from
+   * `outstanding` when read).
+   */
   readonly inflight: ReadonlyMap<string, number>;
   /** Running update jobs (UPDREQ answers, flushes, scans). */
   readonly jobs: readonly SyncJob[];
@@ -382,6 +389,29 @@ export interface EngineState {
 
 const KEEPALIVE_TIMERS: readonly TimerName[] = ["keepalive", "contact"];
 
+/** `inflight` of a state, by its `outstanding` table (each version is made once). */
+const INFLIGHT = new WeakMap<ReadonlyMap<number, OutstandingBndupd>, Map<string, number>>();
+
+function inflightOf(outstanding: ReadonlyMap<number, OutstandingBndupd>): Map<string, number> {
+  let m = INFLIGHT.get(outstanding);
+  if (m === undefined) {
+    m = new Map();
+    for (const [xid, e] of outstanding) m.set(e.key, xid);
+    INFLIGHT.set(outstanding, m);
+  }
+  return m;
+}
+
+/** What the step reads of its tables. */
+interface MapView<K, V> {
+  get(key: K): V | undefined;
+  has(key: K): boolean;
+  readonly size: number;
+}
+
+/** No lease was decided against. */
+const NO_OUTCOMES: ReadonlyMap<ReceivedLease, ReplyStatus> = new Map();
+
 /** The `bindings` of an event that supplies none. */
 const NO_BINDINGS: ReadonlyMap<string, Lease> = new Map();
 
@@ -401,10 +431,8 @@ class Step {
   poolRequest?: { xid: number; at: number };
   stopped: boolean;
   counters: EngineCounters;
-  #outstanding: ReadonlyMap<number, OutstandingBndupd>;
-  #outstandingOwned = false;
-  #inflight: ReadonlyMap<string, number>;
-  #inflightOwned = false;
+  #outstanding: VersionedMap<number, OutstandingBndupd>;
+  #outstandingDraft?: VersionedMapDraft<number, OutstandingBndupd>;
   jobs: SyncJob[];
   #queue: QueuedLease[];
   #queueOwned = false;
@@ -431,33 +459,28 @@ class Step {
     this.poolRequest = s.poolRequest;
     this.stopped = s.stopped;
     this.counters = { ...s.counters };
-    this.#outstanding = s.outstanding;
-    this.#inflight = s.inflight;
+    this.#outstanding = VersionedMap.from(s.outstanding);
     this.jobs = s.jobs.map((j) => ({ ...j }));
     this.#queue = s.queue as QueuedLease[];
   }
 
-  // --- collections (copied on first write) ---
+  // --- collections (new versions on first write; see `VersionedMap`) ---
 
-  get outstanding(): ReadonlyMap<number, OutstandingBndupd> {
-    return this.#outstanding;
+  get outstanding(): MapView<number, OutstandingBndupd> {
+    return this.#outstandingDraft ?? this.#outstanding;
   }
-  outstandingMut(): Map<number, OutstandingBndupd> {
-    if (!this.#outstandingOwned) {
-      this.#outstanding = new Map(this.#outstanding);
-      this.#outstandingOwned = true;
-    }
-    return this.#outstanding as Map<number, OutstandingBndupd>;
+  outstandingMut(): VersionedMapDraft<number, OutstandingBndupd> {
+    return this.#outstandingDraft ??= this.#outstanding.edit();
   }
-  get inflight(): ReadonlyMap<string, number> {
-    return this.#inflight;
+  /** The key texts of the leases with a BNDUPD outstanding now (made when asked). */
+  inflightKeys(): Set<string> {
+    const keys = new Set<string>();
+    for (const e of (this.#outstandingDraft ?? this.#outstanding).values()) keys.add(e.key);
+    return keys;
   }
-  inflightMut(): Map<string, number> {
-    if (!this.#inflightOwned) {
-      this.#inflight = new Map(this.#inflight);
-      this.#inflightOwned = true;
-    }
-    return this.#inflight as Map<string, number>;
+  /** Undoes the table changes of a step that failed (the input state stays as it was). */
+  abort(): void {
+    this.#outstandingDraft?.abort();
   }
   get queueLength(): number {
     return this.#queue.length - this.#queueHead;
@@ -485,6 +508,7 @@ class Step {
   }
 
   finish(): EngineState {
+    const outstanding = this.#outstandingDraft?.commit() ?? this.#outstanding;
     return {
       config: this.cfg,
       endpoint: this.endpoint,
@@ -495,8 +519,10 @@ class Step {
       ackStartup: this.ackStartup,
       nextXid: this.nextXid,
       nextId: this.nextId,
-      outstanding: this.#outstanding,
-      inflight: this.#inflight,
+      outstanding,
+      get inflight() {
+        return inflightOf(outstanding);
+      },
       jobs: this.jobs,
       queue: this.#queueHead === 0 ? this.#queue : this.#queue.slice(this.#queueHead),
       request: this.request,
@@ -547,6 +573,7 @@ class Step {
   }
   /** The current local record of a lease: written in this step, else supplied with the event. */
   local(key: string): Lease | undefined {
+    if (this.#written.size === 0 && this.bindings.size === 0) return undefined;
     return this.#written.get(key) ?? this.bindings.get(key);
   }
   id(): number {
@@ -657,7 +684,7 @@ export function createEngine(
     ackStartup: false,
     nextXid: cfg.firstTransactionId,
     nextId: 1,
-    outstanding: new Map(),
+    outstanding: VersionedMap.of(),
     inflight: new Map(),
     jobs: [],
     queue: [],
@@ -737,15 +764,20 @@ export function stepMany(
 ): StepManyResult {
   const s = new Step(state, now);
   let consumed = 0;
-  for (const e of events) {
-    handle(s, e);
-    consumed++;
-    let read = false;
-    for (let i = s.readMark; i < s.actions.length; i++) {
-      if (s.actions[i].type === "read-bindings") read = true;
+  try {
+    for (const e of events) {
+      handle(s, e);
+      consumed++;
+      let read = false;
+      for (let i = s.readMark; i < s.actions.length; i++) {
+        if (s.actions[i].type === "read-bindings") read = true;
+      }
+      s.readMark = s.actions.length;
+      if (read) break;
     }
-    s.readMark = s.actions.length;
-    if (read) break;
+  } catch (e) {
+    s.abort();
+    throw e;
   }
   return { state: s.finish(), actions: s.actions, consumed };
 }
@@ -1022,7 +1054,6 @@ function commsLost(
   s.poolRequest = undefined;
   if (s.outstanding.size > 0) {
     s.outstandingMut().clear();
-    s.inflightMut().clear();
   }
   for (const j of s.jobs) {
     if (j.stream !== undefined) s.act({ type: "close-bindings", stream: j.stream });
@@ -1335,7 +1366,7 @@ function bndupdReceived(s: Step, m: FailoverMessage): void {
   s.counters.bndupdReceived++;
   if (s.request) s.request = { ...s.request, progress: s.now };
   const parsed = parseBndupd(m, { prefixes: s.cfg.prefixes, acceptDnsInfo: s.cfg.acceptDnsInfo });
-  const outcomes = new Map<ReceivedLease, ReplyStatus>();
+  let outcomes: Map<ReceivedLease, ReplyStatus> | undefined;
   const writes: StoreWrite[] = [];
   const followUps: Lease[] = [];
   const clientDuid = parsed.shape === "client" ? parsed.clientDuid : "";
@@ -1369,6 +1400,7 @@ function bndupdReceived(s: Step, m: FailoverMessage): void {
       continue;
     }
     const message = `${decision.rule}: ${decision.reason}`;
+    outcomes ??= new Map();
     outcomes.set(lease, { code: decision.code, message });
     s.log("warn", `BNDUPD for ${key} rejected with status ${decision.code}: ${message}`);
     const damp = dampUpdate(local!.updatePending, decision.code);
@@ -1391,7 +1423,7 @@ function bndupdReceived(s: Step, m: FailoverMessage): void {
 
 function countRejections(
   p: ReturnType<typeof parseBndupd>,
-  outcomes: ReadonlyMap<ReceivedLease, ReplyStatus>,
+  outcomes: ReadonlyMap<ReceivedLease, ReplyStatus> = NO_OUTCOMES,
 ): number {
   if (p.shape === "none") return 1;
   if (p.shape === "prefix") return p.error || p.lease.error || outcomes.has(p.lease) ? 1 : 0;
@@ -1412,11 +1444,10 @@ function bndreplyReceived(s: Step, m: FailoverMessage): void {
     return;
   }
   s.outstandingMut().delete(entry.xid);
-  if (s.inflight.get(entry.key) === entry.xid) s.inflightMut().delete(entry.key);
   const job = s.jobs.find((j) => j.id === entry.job);
   if (job) job.inflight--;
   const reply = parseBndreply(m);
-  const acked = reply.leases.find((l) => leaseKeyText(l.key) === entry.key);
+  const acked = mirrored(reply, entry);
   const local = s.local(entry.key) ?? entry.lease;
   if (!acked) {
     s.counters.rejectionsReceived++;
@@ -1450,14 +1481,30 @@ function bndreplyReceived(s: Step, m: FailoverMessage): void {
  * the record as sent is enough), else the acknowledged lease.
  */
 export function lookupKeys(state: EngineState, message: FailoverMessage): LeaseKey[] {
-  const keys = bindingKeysOf(message);
-  if (message.msgType !== 25) return keys;
+  if (message.msgType !== 25) return bindingKeysOf(message);
   const entry = state.outstanding.get(message.transactionId);
   if (!entry) return [];
-  const acked = parseBndreply(message).leases.find((l) => leaseKeyText(l.key) === entry.key);
+  const acked = mirrored(parseBndreply(message), entry);
   if (!acked || acked.status.code !== 0) return [];
   const next = applyAck(entry.lease, entry, acked.partnerLifetimeSent, 0);
-  return next === entry.lease ? [] : keys;
+  return next === entry.lease ? [] : bindingKeysOf(message);
+}
+
+/**
+ * The lease of a BNDREPLY that mirrors the BNDUPD of `entry` (the one whose key text is
+ * `entry.key`, i.e. the key of `entry.lease`), compared field by field.
+ */
+function mirrored(reply: ParsedBndreply, entry: OutstandingBndupd): AckedLease | undefined {
+  const sent = entry.lease;
+  for (const l of reply.leases) {
+    const k = l.key;
+    if (
+      k.kind === sent.kind && k.prefixLength === sent.prefixLength && k.address === sent.address
+    ) {
+      return l;
+    }
+  }
+  return undefined;
 }
 
 /** The lease after an accepting BNDREPLY (digest §5, §7.2 (4)); `local` itself if unchanged. */
@@ -1549,18 +1596,7 @@ function pump(s: Step): void {
 function sendBndupd(s: Step, lease: Lease, job: SyncJob | undefined): void {
   let toSend = lease;
   let onAck: OutstandingBndupd["onAck"];
-  if (job?.kind === "pool-give") {
-    toSend = {
-      ...lease,
-      status: "FREE-BACKUP",
-      owner: "secondary",
-      startTimeOfState: s.now,
-      stateExpirationTime: 0,
-      updatePending: true,
-    };
-    // The primary stops using the prefix before it tells the secondary (§4.2.2).
-    s.persist([{ type: "lease", lease: toSend }]);
-  } else if (job?.kind === "pool-take") {
+  if (job?.kind === "pool-take") {
     toSend = { ...lease, status: "FREE", startTimeOfState: s.now, stateExpirationTime: 0 };
     onAck = { status: "FREE", owner: "primary" };
   }
@@ -1577,7 +1613,6 @@ function sendBndupd(s: Step, lease: Lease, job: SyncJob | undefined): void {
     lease: toSend,
     at: s.now,
   });
-  s.inflightMut().set(key, xid);
   if (job) {
     job.inflight++;
     job.sent++;
@@ -1597,16 +1632,52 @@ function bindingsRead(s: Step, e: Extract<Event, { type: "bindings-read" }>): vo
   if (job.kind === "pool-count") {
     job.exhausted = true;
     planPools(s, e.counts ?? []);
+  } else if (job.kind === "pool-give") {
+    givePrefixes(s, job, e.leases);
+    job.exhausted = true;
   } else {
+    const inflight = job.kind === "updreqall" ? undefined : s.inflightKeys();
     for (const lease of e.leases) {
       if (!canSend(lease)) continue;
-      if (job.kind !== "updreqall" && s.inflight.has(leaseKeyText(lease))) continue;
+      if (inflight?.has(leaseKeyText(lease))) continue;
       s.enqueue({ lease, job: job.id });
       job.queued++;
     }
-    if (job.kind === "pool-give" || job.kind === "pool-take") job.exhausted = true;
+    if (job.kind === "pool-take") job.exhausted = true;
   }
   pump(s);
+}
+
+/**
+ * Pool balancing (§4.2.2): each FREE prefix just read is stored FREE-BACKUP in the step that
+ * read it, so the primary stops using it before its BNDUPD leaves, however long that waits
+ * for the partner's window. (Stored only when sent, a prefix a client was given while its
+ * BNDUPD waited was overwritten with FREE-BACKUP: the primary lost the lease and the
+ * secondary could hand the prefix to a second client.) Prefixes no longer FREE are left
+ * alone; the queued ones are already FREE-BACKUP and are not stored again when sent.
+ */
+function givePrefixes(s: Step, job: SyncJob, leases: readonly Lease[]): void {
+  const window = Math.max(1, s.comms.partner?.maxUnackedBndupd ?? 1);
+  const inflight = s.inflightKeys();
+  for (const lease of leases) {
+    if (lease.kind !== "pd" || lease.status !== "FREE") continue;
+    if (inflight.has(leaseKeyText(lease))) continue;
+    const given: Lease = {
+      ...lease,
+      status: "FREE-BACKUP",
+      owner: "secondary",
+      startTimeOfState: s.now,
+      stateExpirationTime: 0,
+      updatePending: true,
+    };
+    s.persist([{ type: "lease", lease: given }]);
+    if (s.commsOk && s.queueLength === 0 && s.outstanding.size < window) {
+      sendBndupd(s, given, job);
+    } else {
+      s.enqueue({ lease: given, job: job.id });
+      job.queued++;
+    }
+  }
 }
 
 function planPools(s: Step, counts: readonly PoolStatusCount[]): void {

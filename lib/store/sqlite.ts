@@ -11,13 +11,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { ipv6ToBytes } from "../util/ipv6.ts";
 import { parseIPv6Into } from "../wire/ipv6.ts";
-import {
-  canonicalKey,
-  decodeCursor,
-  dueTime,
-  encodeCursor,
-  normaliseDuid,
-} from "./lease.ts";
+import { canonicalKey, decodeCursor, dueTime, encodeCursor, normaliseDuid } from "./lease.ts";
 import { pageLimit } from "./memory.ts";
 import { fastCanonicalWrites } from "./batch.ts";
 import {
@@ -65,6 +59,15 @@ const LEASE_COLUMNS = `kind, addr, plen, address, client_duid, iaid, status, pre
   valid_lifetime, expiration_time, partner_lifetime, acked_partner_lifetime, clt_time,
   partner_raw_clt_time, start_time_of_state, state_expiration_time, update_pending, ack_pending,
   owner, relationship, pool, due`;
+
+/**
+ * The columns a lease is read from (no `addr`: the text says it; no `due`: derived), in the
+ * order of {@linkcode rowToLease}.
+ */
+const ROW_COLUMNS = `kind, plen, address, client_duid, iaid, status, preferred_lifetime,
+  valid_lifetime, expiration_time, partner_lifetime, acked_partner_lifetime, clt_time,
+  partner_raw_clt_time, start_time_of_state, state_expiration_time, update_pending, ack_pending,
+  owner, relationship, pool`;
 
 const UPDATE_SET = LEASE_COLUMNS.split(",").map((c) => c.trim())
   .filter((c) => !["kind", "addr", "plen"].includes(c))
@@ -144,7 +147,7 @@ function storeErrorFrom(e: unknown, path: string, doing: string): StoreError {
   });
 }
 
-/** A lease row as an array, in the order of `LEASE_COLUMNS` (statements from `#rows`). */
+/** A lease row as an array, in the order of `ROW_COLUMNS` (statements from `#rows`). */
 type LeaseRow = unknown[];
 
 /** A prepared statement whose rows are {@linkcode LeaseRow}s. */
@@ -170,30 +173,32 @@ function rowsStatement(s: StatementSync): RowsStatement {
 }
 
 /** Column positions in a {@linkcode LeaseRow}. */
-const C_KIND = 0, C_ADDR = 1, C_PLEN = 2;
+const C_KIND = 0, C_PLEN = 1, C_ADDRESS = 2;
+/** Where `getMany` puts `addr`, after the row. */
+const C_ADDR_AFTER = 20;
 
 function rowToLease(r: LeaseRow): Lease {
   return {
     kind: r[0] as LeaseKind,
-    address: r[3] as string,
-    prefixLength: r[2] as number,
-    clientDuid: r[4] as string,
-    iaid: r[5] as number,
-    status: r[6] as BindingStatus,
-    preferredLifetime: r[7] as number,
-    validLifetime: r[8] as number,
-    expirationTime: r[9] as number,
-    partnerLifetime: r[10] as number,
-    ackedPartnerLifetime: r[11] as number,
-    cltTime: r[12] as number,
-    partnerRawCltTime: r[13] as number,
-    startTimeOfState: r[14] as number,
-    stateExpirationTime: r[15] as number,
-    updatePending: r[16] === 1,
-    ackPending: r[17] === 1,
-    owner: r[18] as PoolOwner,
-    relationship: r[19] as string,
-    pool: r[20] as string,
+    address: r[2] as string,
+    prefixLength: r[1] as number,
+    clientDuid: r[3] as string,
+    iaid: r[4] as number,
+    status: r[5] as BindingStatus,
+    preferredLifetime: r[6] as number,
+    validLifetime: r[7] as number,
+    expirationTime: r[8] as number,
+    partnerLifetime: r[9] as number,
+    ackedPartnerLifetime: r[10] as number,
+    cltTime: r[11] as number,
+    partnerRawCltTime: r[12] as number,
+    startTimeOfState: r[13] as number,
+    stateExpirationTime: r[14] as number,
+    updatePending: r[15] === 1,
+    ackPending: r[16] === 1,
+    owner: r[17] as PoolOwner,
+    relationship: r[18] as string,
+    pool: r[19] as string,
   };
 }
 
@@ -493,7 +498,7 @@ export class SqliteBindingStore implements BindingStore {
     return s;
   }
 
-  /** A statement selecting `LEASE_COLUMNS` whose rows come as arrays ({@linkcode LeaseRow}). */
+  /** A statement selecting `ROW_COLUMNS` whose rows come as arrays ({@linkcode LeaseRow}). */
   #rows(sql: string): RowsStatement {
     if (this.#closed) throw new StoreError("closed", "the binding store is closed", this.#path);
     let s = this.#rowStmts.get(sql);
@@ -516,7 +521,7 @@ export class SqliteBindingStore implements BindingStore {
     const k = keyOctets(key);
     return this.#read("reading a lease", () => {
       const r = this.#rows(
-        `SELECT ${LEASE_COLUMNS} FROM lease WHERE addr = ? AND plen = ? AND kind = ?`,
+        `SELECT ${ROW_COLUMNS} FROM lease WHERE addr = ? AND plen = ? AND kind = ?`,
       )
         .get(k.addr, k.plen, key.kind);
       return r ? rowToLease(r) : undefined;
@@ -532,7 +537,7 @@ export class SqliteBindingStore implements BindingStore {
     const out: (Lease | undefined)[] = new Array(keys.length).fill(undefined);
     if (keys.length === 0) return out;
     const stmt = this.#rows(
-      `SELECT ${LEASE_COLUMNS} FROM lease WHERE addr IN (${
+      `SELECT ${ROW_COLUMNS}, addr FROM lease WHERE addr IN (${
         new Array(KEYS_PER_READ).fill("?").join(", ")
       })`,
     );
@@ -550,7 +555,7 @@ export class SqliteBindingStore implements BindingStore {
           const i = index[j];
           if (
             plens[j] === r[C_PLEN] && keys[i].kind === r[C_KIND] &&
-            sameOctets(slots[j], r[C_ADDR] as Uint8Array)
+            sameOctets(slots[j], r[C_ADDR_AFTER] as Uint8Array)
           ) out[i] = rowToLease(r);
         }
       }
@@ -575,10 +580,10 @@ export class SqliteBindingStore implements BindingStore {
     return this.#read("reading leases by client", () => {
       const rows = iaid === undefined
         ? this.#rows(
-          `SELECT ${LEASE_COLUMNS} FROM lease WHERE client_duid = ? ORDER BY addr, plen, kind`,
+          `SELECT ${ROW_COLUMNS} FROM lease WHERE client_duid = ? ORDER BY addr, plen, kind`,
         ).all(duid)
         : this.#rows(
-          `SELECT ${LEASE_COLUMNS} FROM lease WHERE client_duid = ? AND iaid = ?
+          `SELECT ${ROW_COLUMNS} FROM lease WHERE client_duid = ? AND iaid = ?
            ORDER BY addr, plen, kind`,
         ).all(duid, iaid);
       return rows.map(rowToLease);
@@ -624,7 +629,7 @@ export class SqliteBindingStore implements BindingStore {
       where.push("owner = ?");
       args.push(query.owner);
     }
-    const sql = `SELECT ${LEASE_COLUMNS} FROM lease ${
+    const sql = `SELECT ${ROW_COLUMNS} FROM lease ${
       where.length ? `WHERE ${where.join(" AND ")}` : ""
     } ORDER BY addr, plen, kind LIMIT ?`;
     args.push(limit + 1);
@@ -642,15 +647,15 @@ export class SqliteBindingStore implements BindingStore {
     while (true) {
       const rows = this.#read(
         "iterating leases",
-        () =>
-          (after === undefined
-            ? this.#rows(first).all(...extra, CHUNK)
-            : this.#rows(next).all(after, plen, kind, ...extra, CHUNK)),
+        () => (after === undefined
+          ? this.#rows(first).all(...extra, CHUNK)
+          : this.#rows(next).all(after, plen, kind, ...extra, CHUNK)),
       );
       for (const r of rows) yield rowToLease(r);
       if (rows.length < CHUNK) return;
       const last = rows[rows.length - 1];
-      after = last[C_ADDR] as Uint8Array;
+      after = new Uint8Array(16);
+      parseIPv6Into(last[C_ADDRESS] as string, after); // stored text: canonical
       plen = last[C_PLEN] as number;
       kind = last[C_KIND] as string;
     }
@@ -659,12 +664,12 @@ export class SqliteBindingStore implements BindingStore {
   needingUpdate(relationship?: string): IterableIterator<Lease> {
     return relationship === undefined
       ? this.#chunks(
-        `SELECT ${LEASE_COLUMNS} FROM lease INDEXED BY lease_pending
+        `SELECT ${ROW_COLUMNS} FROM lease INDEXED BY lease_pending
          WHERE $AFTER AND (update_pending OR ack_pending) ORDER BY addr, plen, kind LIMIT ?`,
         [],
       )
       : this.#chunks(
-        `SELECT ${LEASE_COLUMNS} FROM lease INDEXED BY lease_pending
+        `SELECT ${ROW_COLUMNS} FROM lease INDEXED BY lease_pending
          WHERE $AFTER AND (update_pending OR ack_pending) AND relationship = ?
          ORDER BY addr, plen, kind LIMIT ?`,
         [relationship],
@@ -674,11 +679,11 @@ export class SqliteBindingStore implements BindingStore {
   all(relationship?: string): IterableIterator<Lease> {
     return relationship === undefined
       ? this.#chunks(
-        `SELECT ${LEASE_COLUMNS} FROM lease WHERE $AFTER ORDER BY addr, plen, kind LIMIT ?`,
+        `SELECT ${ROW_COLUMNS} FROM lease WHERE $AFTER ORDER BY addr, plen, kind LIMIT ?`,
         [],
       )
       : this.#chunks(
-        `SELECT ${LEASE_COLUMNS} FROM lease WHERE $AFTER AND relationship = ?
+        `SELECT ${ROW_COLUMNS} FROM lease WHERE $AFTER AND relationship = ?
          ORDER BY addr, plen, kind LIMIT ?`,
         [relationship],
       );
@@ -715,7 +720,7 @@ export class SqliteBindingStore implements BindingStore {
     const n = pageLimit(limit);
     return this.#read("finding due leases", () =>
       (this.#rows(
-        `SELECT ${LEASE_COLUMNS} FROM lease WHERE due > 0 AND due <= ?
+        `SELECT ${ROW_COLUMNS} FROM lease WHERE due > 0 AND due <= ?
          ORDER BY due, addr, plen, kind LIMIT ?`,
       ).all(time, n)).map(rowToLease));
   }

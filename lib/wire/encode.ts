@@ -18,6 +18,8 @@ import {
   isFailoverMsgType,
   isRelayMsgType,
   type KnownOption,
+  type MalformedOption,
+  MAX_FRAMED_MESSAGE,
   type Message,
 } from "./types.ts";
 
@@ -385,15 +387,18 @@ function fastOption(o: DhcpOption): void {
   const lenAt = pos;
   pos += 2;
   const start = pos;
-  if ("malformed" in o && o.malformed) {
-    octets(o.data);
-    const l = o.length;
+  // Property reads, not `in`: the same truth for plain option objects, and cheaper.
+  const special = o as Partial<{ malformed: boolean; raw: boolean; data: Uint8Array }>;
+  if (special.malformed) {
+    const m = o as MalformedOption;
+    octets(m.data);
+    const l = m.length;
     if (!Number.isInteger(l) || l < 0 || l > 0xffff) throw SLOW;
     buf[lenAt] = l >> 8;
     buf[lenAt + 1] = l & 0xff;
     return;
   }
-  if ("raw" in o && o.raw) octets(o.data);
+  if (special.raw) octets(special.data as Uint8Array);
   else fastKnown(o as KnownOption);
   const len = pos - start;
   if (len > 0xffff) throw SLOW;
@@ -557,6 +562,110 @@ export function encodeMessage(message: Message): Uint8Array {
     busy = false;
   }
   return checkedMessage(message);
+}
+
+/** What {@linkcode encodeFrames} returns. */
+export interface EncodedFrames {
+  /** The frames, back to back: the octets of one TCP write. */
+  data: Uint8Array;
+  /**
+   * Per message, the `[start, end)` of its octets in `data` (after its 2-octet size), as
+   * pairs: message `i` is `data.subarray(bounds[2 * i], bounds[2 * i + 1])`; both are -1 for
+   * a message left out.
+   */
+  bounds: number[];
+}
+
+/**
+ * Encodes messages as consecutive RFC 5460 frames (2-octet message-size, then the message,
+ * as {@linkcode frameMessage} makes them) into one array. A message that cannot be encoded,
+ * or is over 65535 octets, is left out and given to `onError` with the error that
+ * `encodeMessage` or `frameMessage` throws for it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeFrames, encodeMessage } from "./encode.ts";
+ * import { failoverMessage } from "./options.ts";
+ * import { MessageType } from "./types.ts";
+ *
+ * const a = failoverMessage(MessageType.CONTACT, 1, 800000000);
+ * const b = failoverMessage(MessageType.CONTACT, 2, 800000000);
+ * const { data, bounds } = encodeFrames([a, b]);
+ * assert.deepEqual(bounds, [2, 10, 12, 20]);
+ * assert.deepEqual(data.subarray(12, 20), encodeMessage(b));
+ * ```
+ */
+export function encodeFrames(
+  messages: readonly Message[],
+  onError?: (message: Message, error: unknown) => void,
+): EncodedFrames {
+  const bounds: number[] = [];
+  if (busy) return framesChecked(messages, bounds, onError);
+  busy = true;
+  try {
+    let end = 0;
+    for (const m of messages) {
+      room(2);
+      if (fast(end + 2, m) && pos - end - 2 <= MAX_FRAMED_MESSAGE) {
+        const size = pos - end - 2;
+        buf[end] = size >> 8;
+        buf[end + 1] = size & 0xff;
+        bounds.push(end + 2, pos);
+        end = pos;
+        continue;
+      }
+      pos = end;
+      const bytes = checkedFrame(m, bounds, onError);
+      if (bytes === undefined) continue;
+      room(2 + bytes.length);
+      buf[end] = bytes.length >> 8;
+      buf[end + 1] = bytes.length & 0xff;
+      buf.set(bytes, end + 2);
+      bounds.push(end + 2, end + 2 + bytes.length);
+      end += 2 + bytes.length;
+      pos = end;
+    }
+    return { data: buf.slice(0, end), bounds };
+  } finally {
+    busy = false;
+  }
+}
+
+/** The checked path of one frame: its octets, or undefined (reported, bounds -1). */
+function checkedFrame(
+  m: Message,
+  bounds: number[],
+  onError?: (message: Message, error: unknown) => void,
+): Uint8Array | undefined {
+  try {
+    const bytes = checkedMessage(m);
+    if (bytes.length > MAX_FRAMED_MESSAGE) {
+      throw new WireEncodeError("", `message of ${bytes.length} octets exceeds 65535`);
+    }
+    return bytes;
+  } catch (e) {
+    bounds.push(-1, -1);
+    onError?.(m, e);
+    return undefined;
+  }
+}
+
+/** {@linkcode encodeFrames} without the reused buffer (when it is in use). */
+function framesChecked(
+  messages: readonly Message[],
+  bounds: number[],
+  onError?: (message: Message, error: unknown) => void,
+): EncodedFrames {
+  const w = new ByteWriter();
+  for (const m of messages) {
+    const bytes = checkedFrame(m, bounds, onError);
+    if (bytes === undefined) continue;
+    w.uint(bytes.length, 2, "");
+    bounds.push(w.length, w.length + bytes.length);
+    w.bytes(bytes);
+  }
+  return { data: w.finish(), bounds };
 }
 
 /** Encodes one option, header included (code, length, data). */

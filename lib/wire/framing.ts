@@ -41,7 +41,10 @@ export interface Frame {
   offset: number;
   /** The message-size (octets after the prefix). */
   size: number;
-  /** The message octets (a copy; safe to keep). */
+  /**
+   * The message octets: a copy, safe to keep (a view on one copy of the pushed chunk, so
+   * keeping it keeps that copy).
+   */
   data: Uint8Array;
 }
 
@@ -143,48 +146,79 @@ export class Deframer {
   push(chunk: Uint8Array): DeframeResult {
     if (this.#error) return { frames: [], error: this.#error };
     const frames: Frame[] = [];
-    let rest = chunk;
-    if (this.#buffered === 0) {
-      // Fast path: frames wholly inside the chunk are cut out of it directly; only an
-      // unfinished tail is copied into the buffer.
-      let pos = 0;
-      while (chunk.length - pos >= 2) {
-        const size = (chunk[pos] << 8) | chunk[pos + 1];
-        if (size > this.#max || chunk.length - pos < 2 + size) break;
-        frames.push({
-          offset: this.#offset,
-          size,
-          data: chunk.slice(pos + 2, pos + 2 + size),
-        });
-        this.#offset += 2 + size;
-        pos += 2 + size;
+    let start = 0;
+    if (this.#buffered > 0) {
+      // A frame begun in an earlier chunk: complete it with as few octets of this one as it
+      // needs, so that the rest of the chunk takes the fast path below.
+      if (this.#buffered < 2) {
+        const k = Math.min(2 - this.#buffered, chunk.length);
+        this.#chunks.push(chunk.slice(0, k));
+        this.#buffered += k;
+        start = k;
       }
-      rest = pos === 0 ? chunk : chunk.subarray(pos);
+      if (this.#buffered >= 2) {
+        const size = (this.#peek(0) << 8) | this.#peek(1);
+        if (size > this.#max) {
+          // Stopped: the rest of the chunk is kept with the rest (as `buffered` counts it).
+          if (start < chunk.length) {
+            this.#chunks.push(chunk.slice(start));
+            this.#buffered += chunk.length - start;
+          }
+          return { frames, error: this.#tooLarge(size) };
+        }
+        const k = Math.min(2 + size - this.#buffered, chunk.length - start);
+        if (k > 0) {
+          this.#chunks.push(chunk.slice(start, start + k));
+          this.#buffered += k;
+          start += k;
+        }
+        if (this.#buffered === 2 + size) {
+          const offset = this.#offset;
+          this.#take(2);
+          frames.push({ offset, size, data: this.#take(size) });
+        }
+      }
+      if (this.#buffered > 0) return { frames }; // the chunk ended inside that frame
     }
-    if (rest.length > 0) {
-      this.#chunks.push(rest.slice());
-      this.#buffered += rest.length;
+    // Fast path: the rest of the chunk is copied once and the frames wholly inside it are
+    // views on that copy (one allocation per chunk, not per frame); an unfinished tail is
+    // kept for the next chunk.
+    let pos = start;
+    let copy: Uint8Array | undefined;
+    while (chunk.length - pos >= 2) {
+      const size = (chunk[pos] << 8) | chunk[pos + 1];
+      if (size > this.#max || chunk.length - pos < 2 + size) break;
+      copy ??= chunk.slice(start);
+      frames.push({
+        offset: this.#offset,
+        size,
+        data: copy.subarray(pos - start + 2, pos - start + 2 + size),
+      });
+      this.#offset += 2 + size;
+      pos += 2 + size;
     }
-    while (this.#buffered >= 2) {
+    if (pos < chunk.length) {
+      this.#chunks.push(copy ? copy.subarray(pos - start) : chunk.slice(pos));
+      this.#buffered += chunk.length - pos;
+    }
+    if (this.#buffered >= 2) {
       const size = (this.#peek(0) << 8) | this.#peek(1);
-      if (size > this.#max) {
-        this.#error = {
-          kind: "frame-too-large",
-          path: "",
-          offset: this.#offset,
-          message: `frame of ${size} octets exceeds the limit of ${this.#max}`,
-          declaredSize: size,
-          maxSize: this.#max,
-        };
-        return { frames, error: this.#error };
-      }
-      if (this.#buffered < 2 + size) break;
-      const offset = this.#offset;
-      this.#take(2);
-      const data = this.#take(size);
-      frames.push({ offset, size, data });
+      if (size > this.#max) return { frames, error: this.#tooLarge(size) };
     }
     return { frames };
+  }
+
+  /** Stops the deframer on a frame over the limit. */
+  #tooLarge(size: number): WireError {
+    this.#error = {
+      kind: "frame-too-large",
+      path: "",
+      offset: this.#offset,
+      message: `frame of ${size} octets exceeds the limit of ${this.#max}`,
+      declaredSize: size,
+      maxSize: this.#max,
+    };
+    return this.#error;
   }
 
   /**

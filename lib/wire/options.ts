@@ -31,12 +31,13 @@ import {
 
 /** True for an option kept as raw octets (unknown code or nesting limit). */
 export function isRawOption(o: DhcpOption): o is RawOption {
-  return "raw" in o && o.raw === true;
+  // A property read, not `in`: the same answer (absent reads as undefined), and cheaper.
+  return (o as Partial<RawOption>).raw === true;
 }
 
 /** True for a malformed (or capture-cut) option. */
 export function isMalformedOption(o: DhcpOption): o is MalformedOption {
-  return "malformed" in o && o.malformed === true;
+  return (o as Partial<MalformedOption>).malformed === true;
 }
 
 /** True for an option decoded into its typed form. */

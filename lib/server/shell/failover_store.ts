@@ -251,4 +251,26 @@ export class IndexedReads extends StoreView {
   override get(key: LeaseKey): Lease | undefined {
     return this.#index.get(key);
   }
+  /**
+   * The store's page, each lease replaced by its newest version from the index and left out
+   * when that no longer matches the query's status, owner or kind: a client transaction whose
+   * commit is still in flight may have taken a FREE prefix the store still lists (pool
+   * balancing must not hand it to the partner, §4.2.2).
+   */
+  override list(query?: LeaseQuery): LeasePage {
+    const page = this.inner.list(query);
+    const leases: Lease[] = [];
+    for (const stored of page.leases) {
+      const l = this.#index.get(stored);
+      if (l === undefined) continue;
+      const status = query?.status;
+      if (typeof status === "string" ? l.status !== status : status?.includes(l.status) === false) {
+        continue;
+      }
+      if (query?.owner !== undefined && l.owner !== query.owner) continue;
+      if (query?.kind !== undefined && l.kind !== query.kind) continue;
+      leases.push(l);
+    }
+    return { ...page, leases };
+  }
 }
