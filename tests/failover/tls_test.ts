@@ -16,15 +16,7 @@ import {
   type TlsOptions,
 } from "../../lib/failover/tls.ts";
 import { T0 } from "./helpers.ts";
-
-function haveOpenssl(): boolean {
-  try {
-    return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
+import { haveOpenssl, issueCert, makeCa } from "../_helpers/pki.ts";
 
 const OPENSSL = haveOpenssl();
 if (!OPENSSL) console.log("tls_test: openssl is not installed: the STARTTLS tests are skipped");
@@ -37,76 +29,20 @@ interface Pki {
   rogue: { cert: string; key: string };
 }
 
-function openssl(dir: string, ...args: string[]): void {
-  const r = new Deno.Command("openssl", { args, cwd: dir, stdout: "null", stderr: "piped" })
-    .outputSync();
-  if (!r.success) throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(r.stderr)}`);
-}
-
 function makePki(): Pki {
   const dir = Deno.makeTempDirSync({ prefix: "failover6-tls-" });
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  for (const ca of ["ca", "rogue-ca"]) {
-    openssl(
-      dir,
-      "req",
-      "-x509",
-      ...ec,
-      "-keyout",
-      `${ca}.key`,
-      "-out",
-      `${ca}.crt`,
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${ca}`,
-    );
-  }
-  const issue = (name: string, ca: string) => {
-    openssl(
-      dir,
-      "req",
-      ...ec,
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.csr`,
-      "-subj",
-      `/CN=${name}`,
-    );
-    Deno.writeTextFileSync(
-      `${dir}/${name}.ext`,
-      "subjectAltName=DNS:localhost,IP:::1\nextendedKeyUsage=serverAuth,clientAuth\n",
-    );
-    openssl(
-      dir,
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      `${ca}.crt`,
-      "-CAkey",
-      `${ca}.key`,
-      "-CAcreateserial",
-      "-out",
-      `${name}.crt`,
-      "-days",
-      "2",
-      "-extfile",
-      `${name}.ext`,
-    );
-    return {
-      cert: Deno.readTextFileSync(`${dir}/${name}.crt`),
-      key: Deno.readTextFileSync(`${dir}/${name}.key`),
-    };
-  };
+  makeCa(dir, "ca");
+  makeCa(dir, "rogue-ca");
+  const read = (p: { cert: string; key: string }) => ({
+    cert: Deno.readTextFileSync(p.cert),
+    key: Deno.readTextFileSync(p.key),
+  });
   const pki = {
     ca: Deno.readTextFileSync(`${dir}/ca.crt`),
     rogueCa: Deno.readTextFileSync(`${dir}/rogue-ca.crt`),
-    primary: issue("primary", "ca"),
-    secondary: issue("secondary", "ca"),
-    rogue: issue("rogue", "rogue-ca"),
+    primary: read(issueCert(dir, "primary", "ca")),
+    secondary: read(issueCert(dir, "secondary", "ca")),
+    rogue: read(issueCert(dir, "rogue", "rogue-ca")),
   };
   Deno.removeSync(dir, { recursive: true });
   return pki;

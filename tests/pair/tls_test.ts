@@ -6,80 +6,17 @@
 import assert from "node:assert/strict";
 import { ClientSocket, TestClient } from "../serve/client.ts";
 import { TestPair, until } from "./helpers.ts";
-
-function haveOpenssl(): boolean {
-  try {
-    return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
+import { haveOpenssl, issueCert, makeCa } from "../_helpers/pki.ts";
 
 const OPENSSL = haveOpenssl();
 if (!OPENSSL) console.log("pair tls_test: openssl is not installed: the TLS pair test is skipped");
-
-function openssl(dir: string, ...args: string[]): void {
-  const r = new Deno.Command("openssl", { args, cwd: dir, stdout: "null", stderr: "piped" })
-    .outputSync();
-  if (!r.success) throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(r.stderr)}`);
-}
 
 /** A CA and a certificate for each side (SAN ::1), written to `dir`. */
 function makePki(
   dir: string,
 ): Record<"primary" | "secondary", { cert: string; key: string; ca: string }> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  openssl(
-    dir,
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=pair-ca",
-  );
-  const issue = (name: string) => {
-    openssl(
-      dir,
-      "req",
-      ...ec,
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.csr`,
-      "-subj",
-      `/CN=${name}`,
-    );
-    Deno.writeTextFileSync(
-      `${dir}/${name}.ext`,
-      "subjectAltName=DNS:localhost,IP:::1\nextendedKeyUsage=serverAuth,clientAuth\n",
-    );
-    openssl(
-      dir,
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-out",
-      `${name}.crt`,
-      "-days",
-      "2",
-      "-extfile",
-      `${name}.ext`,
-    );
-    return { cert: `${dir}/${name}.crt`, key: `${dir}/${name}.key`, ca: `${dir}/ca.crt` };
-  };
+  makeCa(dir, "ca", "pair-ca");
+  const issue = (name: string) => ({ ...issueCert(dir, name, "ca"), ca: `${dir}/ca.crt` });
   return { primary: issue("primary"), secondary: issue("secondary") };
 }
 
