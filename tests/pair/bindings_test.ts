@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { ClientSocket, TestClient } from "../serve/client.ts";
-import { TestPair } from "./helpers.ts";
+import { TestPair, until } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const MCLT = 30;
@@ -114,6 +114,13 @@ Deno.test({
           l.kind === "pd" && l.status === status
         )
           .length;
+      await pair.drained();
+      // The POOLREQ goes out after the first flush in NORMAL, so the hand-over may still be on
+      // its way when the queues first look drained: wait for it before counting.
+      await until(
+        () => count("secondary", "FREE-BACKUP") >= 128,
+        "the prefix hand-over to reach the secondary",
+      );
       await pair.drained();
       // proportion 0.5 of the 256 /64s of the /56 (POOLREQ after the first flush in NORMAL).
       assert.equal(count("secondary", "FREE-BACKUP"), 128);
