@@ -438,6 +438,12 @@ export { realScheduler, VirtualScheduler } from "./lib/partner/scheduler.ts";
 export type { SessionRecorder } from "./lib/partner/session.ts";
 export type { VarValue } from "./lib/partner/variables.ts";
 export { EnginePeer, type EnginePeerOptions } from "./lib/partner/engine_peer.ts";
+export {
+  loadTlsFiles,
+  TlsFileError,
+  type TlsFiles as PartnerTlsFiles,
+  type TlsOptions,
+} from "./lib/partner/tls.ts";
 
 // ---------------------------------------------------------------------------------------
 // Lease store (lib/store)
@@ -498,6 +504,12 @@ export type {
 export { type ConfigError, formatConfigError } from "./lib/config/errors.ts";
 export { loadConfig, type LoadResult } from "./lib/config/load.ts";
 export { defaultConfig } from "./lib/config/default.ts";
+export {
+  type ConfigChange,
+  formatChange,
+  planReload,
+  type ReloadPlan,
+} from "./lib/config/reload.ts";
 
 // ---------------------------------------------------------------------------------------
 // DHCPv6 server core (lib/server)
@@ -537,6 +549,15 @@ export {
   ServerCore,
   type ServerCoreOptions,
 } from "./lib/server/service.ts";
+export {
+  allocatesIn,
+  type EndpointView,
+  pairPolicy,
+  type PairPolicyInput,
+  type Responsiveness,
+  responsiveness,
+} from "./lib/server/failover_policy.ts";
+export { DhcpServer, type DhcpServerOptions } from "./lib/server/shell/server.ts";
 
 // ---------------------------------------------------------------------------------------
 // Shared utilities (lib/util): clock, durations, IPv6 arithmetic
@@ -566,3 +587,4 @@ export {
   prefixContains,
   type PrefixParse,
 } from "./lib/util/ipv6.ts";
+export { formatIPv6Bytes, parseIPv6Bytes, parseIPv6Into } from "./lib/util/ipv6_octets.ts";

@@ -19,6 +19,7 @@ import { pairYaml } from "../tests/pair/config.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TOKEN = "pair-test-token-0123456789";
+const PROFILE = Deno.env.get("PROFILE");
 
 interface Child {
   process: Deno.ChildProcess;
@@ -53,6 +54,8 @@ async function start(
     args: [
       "run",
       "-A",
+      // PROFILE=DIR: a V8 CPU profile of each server (written when it exits).
+      ...(PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE}/${alone ? "alone" : role}`] : []),
       "--config",
       `${ROOT}deno.json`,
       `${ROOT}cli/main.ts`,
@@ -132,6 +135,23 @@ async function failover(
   return (await r.json()).relationships[0];
 }
 
+/** Commits and their total seconds so far, from the server's metrics. */
+async function commits(control: number): Promise<{ n: number; s: number }> {
+  const r = await fetch(`http://127.0.0.1:${control}/metrics`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  const text = await r.text();
+  const get = (name: string) =>
+    Number(text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, "m"))?.[1] ?? NaN);
+  return { n: get("failover6_commit_seconds_count"), s: get("failover6_commit_seconds_sum") };
+}
+
+function commitDelta(a: { n: number; s: number }, b: { n: number; s: number }): string {
+  return `${b.n - a.n} commits (${
+    ((b.s - a.s) * 1000 / Math.max(1, b.n - a.n)).toFixed(2)
+  } ms each)`;
+}
+
 const N = Number(Deno.args[0] ?? 5000);
 const C = Number(Deno.args[1] ?? 32);
 const base = await Deno.makeTempDir({ prefix: "f6pairload-" });
@@ -141,11 +161,13 @@ try {
   children.push(alone);
   await load(alone.udp, 500, C, 1); // warm-up
   let cpu = cpuSeconds(alone.process.pid);
+  const c0 = await commits(alone.control);
   console.log(
     "failover off",
     await load(alone.udp, N, C, 2),
     "cpu s",
     (cpuSeconds(alone.process.pid) - cpu).toFixed(2),
+    commitDelta(c0, await commits(alone.control)),
   );
   alone.process.kill("SIGTERM");
   await alone.process.status;
@@ -162,7 +184,11 @@ try {
   await load(p.udp, 500, C, 1);
   cpu = cpuSeconds(p.process.pid);
   const cpuS = cpuSeconds(s.process.pid);
+  const cp0 = await commits(p.control);
+  const cs0 = await commits(s.control);
   const r = await load(p.udp, N, C, 2);
+  const cp1 = await commits(p.control);
+  const cs1 = await commits(s.control);
   console.log(
     "failover on ",
     r,
@@ -170,6 +196,10 @@ try {
     (cpuSeconds(p.process.pid) - cpu).toFixed(2),
     "secondary",
     (cpuSeconds(s.process.pid) - cpuS).toFixed(2),
+    "primary",
+    commitDelta(cp0, cp1),
+    "secondary",
+    commitDelta(cs0, cs1),
   );
   const t = performance.now();
   for (;;) {

@@ -149,6 +149,7 @@ run_perfdhcp() {
     }' "$out"
 }
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 printf '%-10s %8s %12s %8s %10s %10s %s\n' server offered "exchanges/s" "drops%" "SA avg ms" "RR avg ms" "durable"
 step=1
 for server in failover6 kea; do
@@ -165,4 +166,5 @@ for server in failover6 kea; do
   stop_server
 done
 echo "failover6: $COMMIT_WINDOW_NOTE; kea-dhcp6 $(kea-dhcp6 -v): memfile persist=true (no fsync)"
-echo "machine: $(nproc) CPUs, $(uname -r); ${DURATION}s per step"
+echo "machine: $(nproc) CPUs, $(uname -r); ${DURATION}s per step;" \
+  "load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"

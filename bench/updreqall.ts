@@ -18,8 +18,10 @@
  * (the writes are copied to the thread). `--profile DIR` writes a V8 CPU profile of the
  * secondary process there.
  *
- * Printed: bindings, seconds from UPDREQALL to UPDDONE, bindings/s, peak RSS (sampled every
- * 100 ms) and the stores used. Filling the primary's store is not timed. Targets (issue 4):
+ * Printed: bindings, seconds from UPDREQALL to UPDDONE, bindings/s, CPU seconds and µs per
+ * binding of each process (`process.cpuUsage()`: the secondary's from UPDREQALL to UPDDONE,
+ * the primary's from connecting to the end), peak RSS (sampled every 100 ms) and the stores
+ * used. Filling the primary's store is not timed. Targets (issue 4):
  * at least 50,000 bindings/s and memory under 1 GB.
  *
  * @module
@@ -299,8 +301,11 @@ function report(o: Options, r: SecondaryResult, primaryRss: number, primaryCpu: 
       Math.round(rate).toLocaleString("en")
     } bindings/s (UPDREQALL sent → UPDDONE received, at the secondary)`,
   );
+  const perBinding = (s: number) => `${(s * 1e6 / r.received).toFixed(1)} µs per binding`;
   console.log(
-    `CPU: secondary ${r.cpuSeconds.toFixed(1)} s, primary ${primaryCpu.toFixed(1)} s ` +
+    `CPU: secondary ${r.cpuSeconds.toFixed(1)} s (${perBinding(r.cpuSeconds)}), primary ${
+      primaryCpu.toFixed(1)
+    } s (${perBinding(primaryCpu)}) ` +
       `(${o.processes === 2 ? "separate processes" : "one process: the figures overlap"})`,
   );
   console.log(

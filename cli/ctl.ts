@@ -6,6 +6,7 @@
  * - `failover6 ctl leases [--page CURSOR] [--limit N] [--status S] [--kind na|pd]`
  * - `failover6 ctl release ADDRESS|PREFIX/LEN`
  * - `failover6 ctl shutdown`
+ * - `failover6 ctl reload` (re-read the configuration file; 1 when it is invalid or there is none)
  * - `failover6 ctl metrics`
  * - `failover6 ctl partner-down [--relationship NAME] [--yes]`
  *
@@ -24,6 +25,7 @@ import {
   ControlError,
   DEFAULT_CONTROL_URL,
   type LeaseJson,
+  stringList,
 } from "../lib/server/shell/control_client.ts";
 import { parseLeaseLookup, TOKEN_FILE_NAME } from "../lib/server/shell/control.ts";
 import { type EndpointStatus, renderEndpointStatus } from "../lib/server/shell/failover_status.ts";
@@ -133,6 +135,14 @@ function statusText(s: Record<string, unknown>): string {
     typeof s.uptimeSeconds === "number" ? `${Math.floor(s.uptimeSeconds)}s` : undefined,
   );
   put("config", s.config);
+  const cfg = s.configuration as Record<string, unknown> | undefined;
+  if (cfg) {
+    put("loaded", cfg.loadedAt);
+    const r = cfg.reloads as Record<string, unknown> | undefined;
+    if (r) put("reloads", `${r.ok ?? 0} ok, ${r.invalid ?? 0} invalid`);
+    const last = cfg.lastReload as Record<string, unknown> | null | undefined;
+    if (last) put("last reload", `${last.at} ${last.result} (${last.trigger})`);
+  }
   put("database", s.leaseDatabase);
   const listeners = s.listeners as Record<string, unknown>[] | undefined;
   for (const l of listeners ?? []) {
@@ -257,6 +267,38 @@ export function register(program: Command): void {
       fail(e);
     }
   });
+
+  ctl.command("reload")
+    .description(
+      "re-read the server's configuration file (as SIGHUP does); exit 1 when it is invalid",
+    )
+    .action(async () => {
+      const o = common();
+      try {
+        const c = await client(o);
+        const a = await run(async () => {
+          try {
+            return await c.reload();
+          } catch (e) {
+            if (e instanceof ControlError && e.kind === "invalid") {
+              // One line per error, as `serve --check` prints them; the summary follows.
+              if (o.json) console.log(JSON.stringify(e.body ?? {}, null, 2));
+              for (const line of stringList(e.body?.errors)) console.error(`failover6: ${line}`);
+            }
+            throw e;
+          }
+        });
+        if (o.json) {
+          console.log(JSON.stringify({ reload: "applied", ...a }, null, 2));
+          return;
+        }
+        console.log(`reloaded ${a.file} (${a.applied.length} change(s) applied)`);
+        for (const line of a.applied) console.log(`applied: ${line}`);
+        for (const line of a.needsRestart) console.log(`not applied: ${line}`);
+      } catch (e) {
+        fail(e);
+      }
+    });
 
   ctl.command("metrics").description("print the Prometheus metrics").action(async () => {
     const o = common();

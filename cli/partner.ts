@@ -7,7 +7,12 @@
  *   or `--auto` (our engine as a compliant partner, until interrupted or `--duration`);
  * - `--relationship`, `--mclt`, `--keepalive`, `--max-unacked`, `--state`, `--var NAME=VALUE`,
  *   `--within` (default expectation timeout), `--timeout` (connect/accept wait);
- * - `--junit FILE`, `--json FILE`, `--pcap FILE` (pcapng of the session, for `failover6 decode`).
+ * - `--junit FILE`, `--json FILE`, `--pcap FILE` (pcapng of the session, for `failover6 decode`);
+ * - `--tls-cert FILE --tls-key FILE --tls-ca FILE`: secure mode (STARTTLS, RFC 7653 §8.2/§9.1,
+ *   certificates verified both ways). As primary the partner sends STARTTLS after connecting; as
+ *   secondary it requires it and the primary's certificate. Without them it is in insecure mode
+ *   and refuses STARTTLS (REPLY with TLSConnectionRefused). Over TLS, `--pcap` records the
+ *   plaintext failover messages after the upgrade.
  *
  * Every message is printed as it flows (the decoder's text, with direction and time), then a
  * verdict per step and per scenario. Exit status: 0 all passed, 1 a check failed, 2 bad input
@@ -36,6 +41,13 @@ import { Acceptor, exitCodeOf, runScenarios } from "../lib/partner/runner.ts";
 import { reportToJson, reportToJunit } from "../lib/partner/report.ts";
 import { PcapngRecorder } from "../lib/partner/capture.ts";
 import { EnginePeer } from "../lib/partner/engine_peer.ts";
+import {
+  listenTls,
+  loadTlsFiles,
+  TlsFileError,
+  tlsNetwork,
+  type TlsOptions,
+} from "../lib/partner/tls.ts";
 import { stateOf } from "../lib/partner/names.ts";
 import {
   DEFAULT_SETTINGS,
@@ -183,7 +195,16 @@ export function register(program: Command, io: PartnerIo = defaultIo): void {
     .option("--timeout <duration>", "how long to wait to connect or for a connection", "60s")
     .option("--junit <file>", "write a JUnit XML report")
     .option("--json <file>", "write a JSON report")
-    .option("--pcap <file>", "write the session as pcapng")
+    .option(
+      "--pcap <file>",
+      "write the session as pcapng (over TLS: the plaintext messages after the upgrade)",
+    )
+    .option("--tls-cert <file>", "secure mode: our certificate (PEM); with --tls-key, --tls-ca")
+    .option("--tls-key <file>", "secure mode: the private key of --tls-cert (PEM)")
+    .option(
+      "--tls-ca <file>",
+      "secure mode: CA certificate(s) that must sign the peer's certificate (PEM)",
+    )
     .option("-q, --quiet", "print verdicts only, not the messages")
     .action(async (o) => {
       Deno.exitCode = 0;
@@ -237,6 +258,7 @@ export function register(program: Command, io: PartnerIo = defaultIo): void {
         maxUnacked: integer("--max-unacked", o.maxUnacked, 0xffffffff),
         state,
       };
+      const tls = await tlsOptions(o.tlsCert, o.tlsKey, o.tlsCa);
       const vars = parseVars(o.var);
       const within = millis("--within", o.within);
       const timeout = millis("--timeout", o.timeout);
@@ -273,7 +295,7 @@ export function register(program: Command, io: PartnerIo = defaultIo): void {
       const recorder = o.pcap !== undefined ? await openPcap(o.pcap) : undefined;
 
       if (o.auto) {
-        await runAuto(io, role, settings, peer, listenOn!, o.duration, recorder, log);
+        await runAuto(io, role, settings, peer, listenOn!, o.duration, recorder, log, tls);
         if (recorder) await finishPcap(recorder);
         return;
       }
@@ -281,7 +303,9 @@ export function register(program: Command, io: PartnerIo = defaultIo): void {
       let acceptor: Acceptor | undefined;
       if (listenOn) {
         try {
-          acceptor = new Acceptor(io.network.listen(listenOn));
+          acceptor = new Acceptor(
+            tls ? await listenTls(listenOn, tls) : io.network.listen(listenOn),
+          );
         } catch (e) {
           throw new UsageError(
             `--listen: cannot listen on ${formatEndpoint(listenOn)}: ${
@@ -289,7 +313,11 @@ export function register(program: Command, io: PartnerIo = defaultIo): void {
             }`,
           );
         }
-        log(`listening on ${formatEndpoint(acceptor.listener.local)}`);
+        log(
+          `listening on ${formatEndpoint(acceptor.listener.local)}${
+            tls ? " (secure mode: STARTTLS required)" : ""
+          }`,
+        );
       }
       const title = o.suite !== undefined
         ? "failover6 partner conformance"
@@ -299,7 +327,7 @@ export function register(program: Command, io: PartnerIo = defaultIo): void {
         report = await runScenarios(scenarios, {
           role,
           settings,
-          network: io.network,
+          network: tls ? tlsNetwork(tls) : io.network,
           peer,
           acceptor,
           scheduler: io.scheduler,
@@ -318,6 +346,23 @@ export function register(program: Command, io: PartnerIo = defaultIo): void {
       if (o.junit !== undefined) await writeFile("--junit", o.junit, reportToJunit(report));
       Deno.exitCode = exitCodeOf(report);
     });
+}
+
+/** The TLS options of `--tls-*`: all three files or none (insecure mode). */
+async function tlsOptions(
+  cert: string | undefined,
+  key: string | undefined,
+  ca: string | undefined,
+): Promise<TlsOptions | undefined> {
+  const given = [cert, key, ca].filter((x) => x !== undefined).length;
+  if (given === 0) return undefined;
+  if (given !== 3) throw new UsageError("secure mode needs all of --tls-cert, --tls-key, --tls-ca");
+  try {
+    return await loadTlsFiles({ cert: cert!, key: key!, ca: ca! });
+  } catch (e) {
+    if (e instanceof TlsFileError) throw new UsageError(`--tls-${e.which}: ${e.message}`);
+    throw e;
+  }
 }
 
 async function finishPcap(r: PcapngRecorder): Promise<void> {
@@ -341,6 +386,7 @@ async function runAuto(
   duration: string | undefined,
   recorder: PcapngRecorder | undefined,
   log: (line: string) => void,
+  tls: TlsOptions | undefined,
 ): Promise<void> {
   const config: EngineConfig = {
     role,
@@ -360,6 +406,9 @@ async function runAuto(
       scheduler: s,
       connect: peer,
       listen: listenOn,
+      tls,
+      // On real TCP, an insecure secondary answers STARTTLS as `serve` does (RFC 7653 §9.1).
+      refuseStartTls: !tls && io.network === tcpNetwork,
       log: (l) => line(`-- ${l}`),
       onConnection: (c, weConnected) => recorder?.open(c.local, c.remote, weConnected, s.now()),
       onDisconnect: (_c, byUs) => {
@@ -385,11 +434,17 @@ async function runAuto(
         },
       },
     });
-    engine.start();
+    await engine.start();
   } catch (e) {
     throw new UsageError(`--auto: ${e instanceof Error ? e.message : e}`);
   }
-  if (listenOn && engine.local) line(`-- listening on ${formatEndpoint(engine.local)}`);
+  if (listenOn && engine.local) {
+    line(
+      `-- listening on ${formatEndpoint(engine.local)}${
+        tls ? " (secure mode: STARTTLS required)" : ""
+      }`,
+    );
+  }
   line(`-- auto partner as ${role}; Ctrl-C stops it`);
   const interrupt = io.interrupted();
   const stops: Promise<void>[] = [interrupt.done];

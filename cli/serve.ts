@@ -7,7 +7,10 @@
  *   error, `FILE:LINE: path: message`).
  *
  * SIGTERM and SIGINT drain (stop accepting, finish commits and their replies, close the
- * database) and exit 0. A configuration or lease database that cannot be used exits 2; sockets
+ * database) and exit 0. SIGHUP (like `failover6 ctl reload`) re-reads the `--config` file,
+ * validates it as at start-up and applies what may change without a restart (subnets, pools,
+ * prefixes, reservations, lifetimes, options, logging); an invalid file changes nothing and is
+ * logged one line per error (see `lib/server/shell/reload.ts`). A configuration or lease database that cannot be used exits 2; sockets
  * that cannot be opened exit 1.
  *
  * Permissions: `--allow-net` (UDP, control API), `--allow-read` and `--allow-write` (the
@@ -18,17 +21,9 @@
 
 import type { Command } from "@commander-js/extra-typings";
 import { UsageError } from "./main.ts";
-import {
-  type Config,
-  DEFAULT_CONFIG_NAME,
-  defaultConfig,
-  formatConfigError,
-  loadConfig,
-  MAX_CONFIG_BYTES,
-} from "../lib/config/mod.ts";
-import { compileSettings } from "../lib/server/settings.ts";
+import { type Config, DEFAULT_CONFIG_NAME, defaultConfig } from "../lib/config/mod.ts";
 import { DhcpServer, StartError } from "../lib/server/shell/server.ts";
-import { checkFailoverConfig } from "../lib/server/shell/failover.ts";
+import { readConfigFile as readAndValidate } from "../lib/server/shell/config_file.ts";
 import { Logger, stderrSink } from "../lib/server/shell/log.ts";
 
 /** A configuration that failed validation; each line is one error. */
@@ -40,32 +35,15 @@ class ConfigInvalid extends Error {
   }
 }
 
-/** Reads and validates a configuration file; throws UsageError or ConfigInvalid. */
+/**
+ * Reads and validates a configuration file (the same check a reload makes); throws
+ * UsageError (cannot read it) or ConfigInvalid.
+ */
 export async function readConfigFile(file: string): Promise<Config> {
-  let text: string;
-  try {
-    const st = await Deno.stat(file);
-    if (!st.isFile) throw new UsageError(`${file}: not a file`);
-    if (st.size > MAX_CONFIG_BYTES) {
-      throw new UsageError(`${file}: too large for a configuration (${st.size} bytes)`);
-    }
-    text = await Deno.readTextFile(file);
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(`cannot read ${file}: ${(e as Error).message}`);
-  }
-  const r = loadConfig(text, file);
-  if (!r.ok) throw new ConfigInvalid(r.errors.map(formatConfigError));
-  try {
-    compileSettings(r.config);
-  } catch (e) {
-    throw new ConfigInvalid([`${file}: ${(e as Error).message}`]);
-  }
-  const failover = checkFailoverConfig(r.config);
-  if (failover.errors.length > 0) {
-    throw new ConfigInvalid(failover.errors.map((e) => `${file}: ${e.message}`));
-  }
-  return r.config;
+  const r = await readAndValidate(file);
+  if (r.ok) return r.config;
+  if (r.kind === "unreadable") throw new UsageError(r.errors[0]);
+  throw new ConfigInvalid(r.errors);
 }
 
 function printInvalid(e: ConfigInvalid): void {
@@ -122,7 +100,7 @@ export function register(program: Command): void {
         }
         configName = o.config;
       }
-      await runServer(config, configName);
+      await runServer(config, configName, o.config);
     });
   serve.showHelpAfterError(false);
   serve.configureOutput({
@@ -131,7 +109,11 @@ export function register(program: Command): void {
 }
 
 /** Starts the server, waits for SIGTERM/SIGINT or a control-API shutdown, drains, returns. */
-async function runServer(config: Config, configName: string): Promise<void> {
+async function runServer(
+  config: Config,
+  configName: string,
+  configFile: string | undefined,
+): Promise<void> {
   const logger = new Logger({
     format: config.logging.format,
     level: config.logging.level,
@@ -139,7 +121,7 @@ async function runServer(config: Config, configName: string): Promise<void> {
   });
   let server: DhcpServer;
   try {
-    server = await DhcpServer.start({ config, configName, logger });
+    server = await DhcpServer.start({ config, configName, configFile, logger });
   } catch (e) {
     if (e instanceof StartError) {
       if (e.kind === "config") throw new UsageError(e.message);
@@ -157,7 +139,19 @@ async function runServer(config: Config, configName: string): Promise<void> {
     Deno.addSignalListener(sig, h);
     return [sig, h] as const;
   });
+  // SIGHUP: reload; the outcome is logged by the server (a failed reload keeps it running).
+  const hup = () => {
+    server.reload("SIGHUP").catch((e) =>
+      logger.error("configuration reload failed", { error: (e as Error).message })
+    );
+  };
+  let hupListening = false;
+  try {
+    Deno.addSignalListener("SIGHUP", hup);
+    hupListening = true;
+  } catch { /* no SIGHUP on this platform: reload through the control API */ }
   await server.finished;
   for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+  if (hupListening) Deno.removeSignalListener("SIGHUP", hup);
   Deno.exitCode = 0;
 }

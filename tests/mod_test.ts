@@ -105,6 +105,17 @@ const VALUES = [
   "parseIPv6",
   "formatIPv6",
   "parsePrefix",
+  "parseIPv6Bytes",
+  "parseIPv6Into",
+  "formatIPv6Bytes",
+  "planReload",
+  "formatChange",
+  "pairPolicy",
+  "responsiveness",
+  "allocatesIn",
+  "DhcpServer",
+  "loadTlsFiles",
+  "TlsFileError",
 ] as const;
 
 Deno.test("mod.ts exports every value its documentation promises", () => {

@@ -9,3 +9,11 @@ export { type ConfigError, formatConfigError, formatPath, type PathSegment } fro
 export { loadConfig, type LoadResult, MAX_CONFIG_BYTES } from "./load.ts";
 export { DEFAULT_CONFIG_NAME, DEFAULT_CONFIG_YAML, defaultConfig } from "./default.ts";
 export { DEFAULTS, renewSeconds } from "./semantic.ts";
+export {
+  type ConfigChange,
+  formatChange,
+  planReload,
+  type ReloadPlan,
+  RESTART_KEYS,
+  sameConfigValue,
+} from "./reload.ts";

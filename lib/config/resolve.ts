@@ -46,6 +46,7 @@ export function resolveConfig(f: ConfigFile): Config {
     },
     mclt: r.mclt ?? null,
     keepalive: r.keepalive ?? DEFAULTS.keepalive,
+    connectTimeout: r.connectTimeout ?? DEFAULTS.connectTimeout,
     maxUnacked: r.maxUnacked ?? DEFAULTS.maxUnacked,
     autoPartnerDown: r.autoPartnerDown ?? null,
     tls: r.tls ?? null,

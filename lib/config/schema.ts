@@ -376,6 +376,7 @@ const relationshipSchema = z.strictObject({
   local: z.strictObject({ address: ipv6Address.optional(), port: port.optional() }).optional(),
   mclt: duration(1).optional(),
   keepalive: duration(1).optional(),
+  connectTimeout: duration(1).optional(),
   maxUnacked: intIn(1, 65535).optional(),
   autoPartnerDown: durationOrOff.optional(),
   tls: z.strictObject({ cert: filePath, key: filePath, ca: filePath }).optional(),

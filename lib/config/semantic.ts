@@ -41,6 +41,7 @@ export const DEFAULTS = {
   control: { address: "127.0.0.1", port: 10548 },
   failoverPort: 647,
   keepalive: 60,
+  connectTimeout: 5,
   maxUnacked: 100,
   proportion: 0.5,
 } as const;

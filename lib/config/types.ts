@@ -160,6 +160,8 @@ export interface Relationship {
   mclt: number | null;
   /** FO_KEEPALIVE_TIME, seconds. */
   keepalive: number;
+  /** How long a primary's connection attempt may take before it gives up and retries, seconds. */
+  connectTimeout: number;
   /** OPTION_F_MAX_UNACKED_BNDUPD this server advertises. */
   maxUnacked: number;
   /** Auto-partner-down period in seconds, `null` = off. */

@@ -7,23 +7,17 @@
  * @module
  */
 
-import { failoverTimeToUnix, unixToFailoverTime } from "../util/clock.ts";
-import { BINDING_STATUS_CODE, type BindingStatus, type Lease } from "../store/types.ts";
+import { EPOCH_2000_UNIX_SECONDS, failoverTimeToUnix, unixToFailoverTime } from "../util/clock.ts";
+import {
+  BINDING_STATUS_CODE,
+  BINDING_STATUSES,
+  type BindingStatus,
+  type Lease,
+  type LeaseKey,
+} from "../store/types.ts";
 import { addressOwner } from "./pool.ts";
 
 export type { BindingStatus };
-
-const BY_CODE: readonly (BindingStatus | undefined)[] = [
-  undefined,
-  "ACTIVE",
-  "EXPIRED",
-  "RELEASED",
-  "PENDING-FREE",
-  "FREE",
-  "FREE-BACKUP",
-  "ABANDONED",
-  "RESET",
-];
 
 /** OPTION_F_BINDING_STATUS code of a status (§5.5.1). */
 export function bindingStatusCode(status: BindingStatus): number {
@@ -32,7 +26,7 @@ export function bindingStatusCode(status: BindingStatus): number {
 
 /** The status of an OPTION_F_BINDING_STATUS code; `undefined` for 0 (reserved) and above 8. */
 export function bindingStatusFromCode(code: number): BindingStatus | undefined {
-  return Number.isInteger(code) ? BY_CODE[code] : undefined;
+  return Number.isInteger(code) && code >= 1 ? BINDING_STATUSES[code - 1] : undefined;
 }
 
 /**
@@ -78,15 +72,24 @@ export function afterAcknowledged(lease: Lease, now: number): Lease {
   };
 }
 
-/** A stable text key of a lease: `na 2001:db8::1/128`. */
-export function leaseKeyText(l: Pick<Lease, "kind" | "address" | "prefixLength">): string {
-  return `${l.kind} ${l.address}/${l.prefixLength}`;
+/**
+ * A stable text key of a lease (or lease key; no length means 128): the address itself for an address (`2001:db8::1`: no new
+ * string to make or hash, the common case), `pd 2001:db8:1::/48` for a prefix, and
+ * `na 2001:db8::1/64` for an address with another length (not a valid lease, but keyed apart).
+ */
+export function leaseKeyText(l: Pick<LeaseKey, "kind" | "address" | "prefixLength">): string {
+  const plen = l.prefixLength ?? 128;
+  if (l.kind === "na" && plen === 128) return l.address;
+  return `${l.kind} ${l.address}/${plen}`;
 }
 
 /** Failover absolute time (s since 2000, mod 2^32) of an engine time in ms; 0 stays 0. */
 export function toWireTime(ms: number): number {
   if (ms <= 0) return 0;
-  return unixToFailoverTime(Math.floor(ms / 1000));
+  const s = Math.floor(ms / 1000);
+  const t = s - EPOCH_2000_UNIX_SECONDS;
+  // 2000 to 2136 needs no modulo (two floating-point remainders per call otherwise).
+  return t >= 0 && t <= 0xffff_ffff ? t : unixToFailoverTime(s);
 }
 
 /** Engine time (ms since the Unix epoch) of a failover absolute time; 0 stays 0. */

@@ -15,6 +15,71 @@ import { findOption } from "../wire/options.ts";
 import { canonicalIPv6 } from "../util/ipv6.ts";
 import type { EngineDriver, Transport } from "./driver.ts";
 
+/**
+ * What the shell drives over a connection: an {@linkcode EngineDriver}, or any peer with the
+ * same connection-facing shape (the test partner's double uses this).
+ */
+export interface ConnectionDriver {
+  /** The relationship name; the secondary picks the driver whose name the CONNECT carries. */
+  readonly relationship: string;
+  /** A connection is ready (after STARTTLS, if any). */
+  attach(transport: Transport, peer?: string): void;
+  /** Octets from the connection, as TCP delivered them. */
+  receive(chunk: Uint8Array): void;
+  /** The connection ended; with `transport`, only if that is still the attached one. */
+  detach(reason: string, transport?: Transport): void;
+  /** Says goodbye (DISCONNECT) and stops. */
+  stop(): Promise<void>;
+  /**
+   * True once the partner accepted the connection (CONNECTREPLY without a status), which resets
+   * the primary's backoff. An `EngineDriver` answers through its connection state instead.
+   */
+  readonly connectionAccepted?: boolean;
+}
+
+/** Whether `driver` has an accepted connection now (see {@linkcode ConnectionDriver}). */
+function accepted(driver: ConnectionDriver): boolean {
+  if (driver.connectionAccepted !== undefined) return driver.connectionAccepted;
+  const state = (driver as Partial<Pick<EngineDriver, "state">>).state;
+  return state?.comms.phase === "ok";
+}
+
+/** One-shot timers for the primary's backoff (default `setTimeout`; a virtual clock in tests). */
+export interface ShellTimers {
+  /** Runs `callback` once after `delayMs`. */
+  setTimer(delayMs: number, callback: () => void): number;
+  /** Cancels a timer. */
+  clearTimer(id: number): void;
+}
+
+const wallHandles = new Map<number, ReturnType<typeof setTimeout>>();
+let wallNextId = 1;
+const wallTimers: ShellTimers = {
+  setTimer(delayMs, callback) {
+    const id = wallNextId++;
+    wallHandles.set(
+      id,
+      setTimeout(() => {
+        wallHandles.delete(id);
+        callback();
+      }, Math.max(0, delayMs)),
+    );
+    return id;
+  },
+  clearTimer(id) {
+    clearTimeout(wallHandles.get(id));
+    wallHandles.delete(id);
+  },
+};
+
+/** Observers of the connections a shell makes or accepts (e.g. to capture them). */
+export interface ConnectionObservers {
+  /** A connection is ready and about to be attached (`weConnected`: we are the primary). */
+  onConnection?(stream: ByteStream, weConnected: boolean): void;
+  /** It ended; `byUs` when our side closed it (the engine, or `stop`). */
+  onConnectionEnd?(stream: ByteStream, byUs: boolean, reason: string): void;
+}
+
 /** Something to read octets from and write octets to (a `Deno.Conn` or a TLS connection). */
 export interface ByteStream {
   /** Reads into `p`; the octet count, or `null` at end of stream. */
@@ -38,9 +103,12 @@ export function noDelay(conn: unknown): void {
 /** Wraps a byte stream as a {@linkcode Transport}; `closed` tells why the engine closed it. */
 export function streamTransport(
   conn: ByteStream,
-): Transport & { closedBy?: { reason: string; rejected: boolean } } {
+): Transport & { closedBy?: { reason: string; rejected: boolean }; closedLocally?: boolean } {
   let closed = false;
-  const t: Transport & { closedBy?: { reason: string; rejected: boolean } } = {
+  const t: Transport & {
+    closedBy?: { reason: string; rejected: boolean };
+    closedLocally?: boolean;
+  } = {
     async write(data: Uint8Array): Promise<void> {
       let off = 0;
       while (off < data.length) off += await conn.write(data.subarray(off));
@@ -49,6 +117,7 @@ export function streamTransport(
       if (info) t.closedBy = info;
       if (closed) return;
       closed = true;
+      t.closedLocally = true;
       try {
         conn.close();
       } catch {
@@ -62,7 +131,7 @@ export function streamTransport(
 /** Reads `conn` into the driver until EOF or error; returns why it ended. */
 export async function readInto(
   conn: ByteStream,
-  driver: EngineDriver,
+  driver: Pick<ConnectionDriver, "receive">,
   first?: Uint8Array,
   onChunk?: () => void,
 ): Promise<string> {
@@ -98,9 +167,9 @@ export interface BackoffPolicy {
 export type Connector = (hostname: string, port: number) => Promise<ByteStream>;
 
 /** Options of {@linkcode runPrimary}. */
-export interface PrimaryOptions {
+export interface PrimaryOptions extends ConnectionObservers {
   /** The engine driver of the relationship (started). */
-  driver: EngineDriver;
+  driver: ConnectionDriver;
   /** The secondary's address. */
   hostname: string;
   /** Default 647. */
@@ -109,8 +178,51 @@ export interface PrimaryOptions {
   backoff?: Partial<BackoffPolicy>;
   /** How to connect (default `Deno.connect`); `tls.ts` provides a STARTTLS connector. */
   connect?: Connector;
+  /**
+   * How long one connection attempt may take, ms (default {@linkcode CONNECT_TIMEOUT_MS}): a
+   * SYN to an unreachable partner would otherwise wait for the kernel to give up (minutes),
+   * and the retry after the partner is back would wait for the next SYN retransmission.
+   */
+  connectTimeoutMs?: number;
   /** One line per connection event. */
   log?: (line: string) => void;
+  /** Timers for the backoff (default `setTimeout`). */
+  timers?: ShellTimers;
+}
+
+/** Default limit of one connection attempt of a primary, ms. */
+export const CONNECT_TIMEOUT_MS = 5000;
+
+/**
+ * `connect`, failing after `ms` (on `timers`); a connection that completes after that is
+ * closed at once.
+ */
+function connectWithin(
+  connect: () => Promise<ByteStream>,
+  ms: number,
+  timers: ShellTimers,
+): Promise<ByteStream> {
+  return new Promise((resolve, reject) => {
+    let late = false;
+    const id = timers.setTimer(ms, () => {
+      late = true;
+      reject(new Error(`no connection within ${ms} ms`));
+    });
+    connect().then((conn) => {
+      if (!late) {
+        timers.clearTimer(id);
+        resolve(conn);
+        return;
+      }
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }, (e) => {
+      if (late) return;
+      timers.clearTimer(id);
+      reject(e);
+    });
+  });
 }
 
 /** A running connection loop. */
@@ -121,11 +233,16 @@ export interface ConnectionHandle {
   done: Promise<void>;
 }
 
-function sleep(ms: number, signal: { stopped: boolean; wake?: () => void }): Promise<void> {
+function sleep(
+  ms: number,
+  signal: { stopped: boolean; wake?: () => void },
+  timers: ShellTimers,
+): Promise<void> {
   return new Promise((resolve) => {
-    const id = setTimeout(resolve, ms);
+    if (signal.stopped) return resolve();
+    const id = timers.setTimer(ms, resolve);
     signal.wake = () => {
-      clearTimeout(id);
+      timers.clearTimer(id);
       resolve();
     };
   });
@@ -219,6 +336,7 @@ export function runPrimary(options: PrimaryOptions): ConnectionHandle {
   const connect: Connector = options.connect ??
     ((hostname, p) => Deno.connect({ hostname, port: p, transport: "tcp" }));
   const log = options.log ?? (() => {});
+  const timers = options.timers ?? wallTimers;
   const driver = options.driver;
   const signal: { stopped: boolean; wake?: () => void; conn?: ByteStream } = { stopped: false };
   const done = (async () => {
@@ -226,10 +344,14 @@ export function runPrimary(options: PrimaryOptions): ConnectionHandle {
     while (!signal.stopped) {
       let conn: ByteStream;
       try {
-        conn = await connect(options.hostname, port);
+        conn = await connectWithin(
+          () => connect(options.hostname, port),
+          options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+          timers,
+        );
       } catch (e) {
         log(`connect to [${options.hostname}]:${port} failed: ${(e as Error)?.message ?? e}`);
-        await sleep(delay, signal);
+        await sleep(delay, signal, timers);
         delay = Math.min(policy.maxMs, delay * 2);
         continue;
       }
@@ -241,19 +363,22 @@ export function runPrimary(options: PrimaryOptions): ConnectionHandle {
       signal.conn = conn;
       const transport = streamTransport(conn);
       log(`connected to [${options.hostname}]:${port}`);
+      options.onConnection?.(conn, true);
       driver.attach(transport, options.hostname);
       let sawOk = false;
       const why = await readInto(conn, driver, undefined, () => {
-        if (driver.state.comms.phase === "ok") sawOk = true;
+        if (accepted(driver)) sawOk = true;
       });
       signal.conn = undefined;
+      const byUs = transport.closedLocally === true || signal.stopped;
       driver.detach(why, transport);
+      options.onConnectionEnd?.(conn, byUs, transport.closedBy?.reason ?? why);
       if (signal.stopped) break;
       const rejected = transport.closedBy?.rejected === true;
       if (sawOk) delay = policy.initialMs;
       const wait = rejected ? Math.max(policy.rejectedMs, delay) : delay;
       log(`connection ended (${transport.closedBy?.reason ?? why}); retrying in ${wait} ms`);
-      await sleep(wait, signal);
+      await sleep(wait, signal, timers);
       if (!sawOk && !rejected) delay = Math.min(policy.maxMs, delay * 2);
     }
   })();
@@ -289,9 +414,9 @@ export type Acceptor = (
 ) => Promise<{ stream: ByteStream; first?: Uint8Array } | undefined>;
 
 /** Options of {@linkcode runSecondary}. */
-export interface SecondaryOptions {
+export interface SecondaryOptions extends ConnectionObservers {
   /** One driver per relationship this server is secondary in (started). */
-  drivers: EngineDriver[];
+  drivers: ConnectionDriver[];
   /** Address to listen on (default `::`). */
   hostname?: string;
   /** Default 647; 0 picks a free port (see the handle's `addr`). */
@@ -343,7 +468,10 @@ async function readFirstFrame(conn: ByteStream): Promise<Uint8Array | undefined>
 }
 
 /** The driver for a connection, chosen by the CONNECT's relationship name (§6.2). */
-function pickDriver(first: Uint8Array, drivers: EngineDriver[]): EngineDriver | undefined {
+function pickDriver(
+  first: Uint8Array,
+  drivers: ConnectionDriver[],
+): ConnectionDriver | undefined {
   const size = (first[0] << 8) | first[1];
   const { message } = decodeMessage(first.subarray(2, 2 + size));
   const name = message?.kind === "failover" && message.msgType === 31
@@ -435,11 +563,14 @@ export function runSecondary(options: SecondaryOptions): ListenerHandle {
       }
       log(`connection from ${peer} for relationship ${JSON.stringify(driver.relationship)}`);
       const transport = streamTransport(stream);
+      options.onConnection?.(stream, false);
       driver.attach(transport, peer);
       const why = await readInto(stream, driver, first);
+      const byUs = transport.closedLocally === true || stopped;
       // Only if this connection is still the driver's (a newer one may have replaced it).
       driver.detach(why, transport);
       open.delete(stream);
+      options.onConnectionEnd?.(stream, byUs, transport.closedBy?.reason ?? why);
     } catch (e) {
       log(`connection from ${peer} failed: ${(e as Error)?.message ?? e}`);
     } finally {

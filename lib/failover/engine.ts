@@ -30,7 +30,7 @@ import {
   statusCode,
 } from "../wire/options.ts";
 import { messageTypeName } from "../wire/names.ts";
-import { parseIPv6Into } from "../wire/ipv6.ts";
+import { parseIPv6Into } from "../util/ipv6_octets.ts";
 import type {
   EndpointStateRecord,
   Lease,
@@ -1446,7 +1446,7 @@ function bndreplyReceived(s: Step, m: FailoverMessage): void {
   s.outstandingMut().delete(entry.xid);
   const job = s.jobs.find((j) => j.id === entry.job);
   if (job) job.inflight--;
-  const reply = parseBndreply(m);
+  const reply = takeBndreply(m);
   const acked = mirrored(reply, entry);
   const local = s.local(entry.key) ?? entry.lease;
   if (!acked) {
@@ -1484,10 +1484,34 @@ export function lookupKeys(state: EngineState, message: FailoverMessage): LeaseK
   if (message.msgType !== 25) return bindingKeysOf(message);
   const entry = state.outstanding.get(message.transactionId);
   if (!entry) return [];
-  const acked = mirrored(parseBndreply(message), entry);
+  const acked = mirrored(bndreplyOf(message), entry);
   if (!acked || acked.status.code !== 0) return [];
   const next = applyAck(entry.lease, entry, acked.partnerLifetimeSent, 0);
   return next === entry.lease ? [] : bindingKeysOf(message);
+}
+
+/** BNDREPLYs read by `lookupKeys`, so that the step reads each only once. */
+const READ_BNDREPLIES = new WeakMap<FailoverMessage, ParsedBndreply>();
+
+/** `parseBndreply` for `lookupKeys`, kept for the step that handles the same message. */
+function bndreplyOf(m: FailoverMessage): ParsedBndreply {
+  let r = READ_BNDREPLIES.get(m);
+  if (r === undefined) {
+    r = parseBndreply(m);
+    READ_BNDREPLIES.set(m, r);
+  }
+  return r;
+}
+
+/**
+ * `parseBndreply` for the step: what `lookupKeys` read of this message object, taken (so a
+ * message object handled again is read again), or a fresh reading.
+ */
+function takeBndreply(m: FailoverMessage): ParsedBndreply {
+  const r = READ_BNDREPLIES.get(m);
+  if (r === undefined) return parseBndreply(m);
+  READ_BNDREPLIES.delete(m);
+  return r;
 }
 
 /**

@@ -64,6 +64,8 @@ export function planRebalance(
 ): RebalanceMove[] {
   const byPool = new Map<string, { free: number; freeBackup: number }>();
   for (const c of counts) {
+    // Addresses are split by their low-order bit (§4.2.1); only delegable prefixes balance.
+    if (c.kind === "na") continue;
     const e = byPool.get(c.pool) ?? { free: 0, freeBackup: 0 };
     if (c.status === "FREE") e.free += c.count;
     else if (c.status === "FREE-BACKUP") e.freeBackup += c.count;

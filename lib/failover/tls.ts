@@ -59,6 +59,8 @@ export class NodeByteStream implements ByteStream {
   #error: Error | undefined;
   #waiter: (() => void) | undefined;
   readonly remoteAddr: Deno.NetAddr;
+  /** Our end of the connection. */
+  readonly localAddr: Deno.NetAddr;
 
   /** Wraps `socket`; data already received can be handed back with `pending`. */
   constructor(socket: net.Socket | tls.TLSSocket, pending?: Uint8Array) {
@@ -68,6 +70,11 @@ export class NodeByteStream implements ByteStream {
       transport: "tcp",
       hostname: socket.remoteAddress ?? "",
       port: socket.remotePort ?? 0,
+    };
+    this.localAddr = {
+      transport: "tcp",
+      hostname: socket.localAddress ?? "",
+      port: socket.localPort ?? 0,
     };
     socket.on("data", (d: Uint8Array) => {
       this.#chunks.push(new Uint8Array(d));

@@ -18,7 +18,7 @@
  */
 
 import { hexToBytes } from "../wire/bytes.ts";
-import { canonicalIPv6 } from "../wire/ipv6.ts";
+import { canonicalIPv6 } from "../util/ipv6.ts";
 import { type LeaseFields, leaseOptions } from "../wire/options.ts";
 import { optionName } from "../wire/names.ts";
 import type { DhcpOption } from "../wire/types.ts";

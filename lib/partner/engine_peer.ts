@@ -1,9 +1,12 @@
 /**
- * Our own failover engine (lib/failover `EngineDriver`) run over a partner {@linkcode Network}
- * and {@linkcode Scheduler}: the compliant peer behind `failover6 partner --auto`, and the
- * system under test when the conformance suite is run against our implementation. As primary
- * it connects and reconnects after a pause; as secondary it listens and takes the newest
- * connection.
+ * Our own failover engine (lib/failover `EngineDriver`) run by the shared connection shell
+ * (lib/failover/connection.ts `runPrimary`/`runSecondary`: backoff, CONNECT/CONNECTREPLY checks,
+ * keepalive, flow control, STARTTLS) over a partner {@linkcode Network} and
+ * {@linkcode Scheduler}: the compliant peer behind `failover6 partner --auto`, and the system
+ * under test when the conformance suite is run against our implementation. It behaves as
+ * `serve`'s engine does: as primary it connects and retries with backoff, as secondary it
+ * listens and a new connection replaces the old one. With `tls` it runs secure mode (RFC 7653
+ * §8.2, §9.1) over real TCP (`node:net`/`node:tls`), whatever `network` is.
  *
  * @module
  */
@@ -11,9 +14,30 @@
 import { type DriverHooks, EngineDriver } from "../failover/driver.ts";
 import type { EngineConfig } from "../failover/engine.ts";
 import type { Scheduler as NamedScheduler } from "../failover/scheduler.ts";
+import {
+  type BackoffPolicy,
+  type ByteStream,
+  type ConnectionHandle,
+  type ConnListener,
+  runPrimary,
+  runSecondary,
+} from "../failover/connection.ts";
+import {
+  nodeListener,
+  startTlsAcceptor,
+  startTlsConnector,
+  type TlsOptions,
+} from "../failover/tls.ts";
 import { MemoryBindingStore } from "../store/memory.ts";
 import type { BindingStore } from "../store/types.ts";
-import { type Conn, type Endpoint, formatEndpoint, type Listener, type Network } from "./net.ts";
+import {
+  type Conn,
+  connOfStream,
+  type Endpoint,
+  type Network,
+  networkConnector,
+  shellListener,
+} from "./net.ts";
 import type { Scheduler, TimerId } from "./scheduler.ts";
 
 /** The engine's named timers on a partner scheduler. */
@@ -51,7 +75,7 @@ export class NamedTimers implements NamedScheduler {
 export interface EnginePeerOptions {
   /** The engine's configuration. */
   config: EngineConfig;
-  /** The network to listen or connect on. */
+  /** The network to listen or connect on (unused with `tls`: that is real TCP). */
   network: Network;
   /** Clock and timers (virtual in tests). */
   scheduler: Scheduler;
@@ -59,8 +83,17 @@ export interface EnginePeerOptions {
   listen?: Endpoint;
   /** Primary: where to connect. */
   connect?: Endpoint;
-  /** Primary: pause before reconnecting, ms (default 1000). */
+  /** Primary: first pause before reconnecting, ms (the backoff's `initialMs`; default 1000). */
   retryMs?: number;
+  /** Primary: the whole retry policy (default: the shell's, with `retryMs` as `initialMs`). */
+  backoff?: Partial<BackoffPolicy>;
+  /** Secure mode: STARTTLS with certificates verified both ways (real TCP only). */
+  tls?: TlsOptions;
+  /**
+   * Secondary in insecure mode over real TCP (`node:net`; `network` unused): answer STARTTLS with
+   * REPLY + TLSConnectionRefused, as `serve` does (RFC 7653 §9.1). Ignored with `tls`.
+   */
+  refuseStartTls?: boolean;
   /** Bindings (default: a fresh in-memory store). */
   store?: BindingStore;
   /** Observers of the driver. */
@@ -102,11 +135,10 @@ export class EnginePeer {
   /** The bindings the engine keeps. */
   readonly store: BindingStore;
   readonly #o: EnginePeerOptions;
-  #listener: Listener | undefined;
-  #conn: Conn | undefined;
+  #local: Endpoint | undefined;
+  #handle: ConnectionHandle | undefined;
+  #conns = new Map<ByteStream, Conn>();
   #stopped = false;
-  #retry: TimerId | undefined;
-  #reading: Promise<void> = Promise.resolve();
   /** Connections made or accepted. */
   connections = 0;
 
@@ -134,96 +166,77 @@ export class EnginePeer {
     this.#o.log?.(line);
   }
 
-  /** Where it listens (secondary). */
+  /** Where it listens (secondary; with `tls`, once `start` has resolved). */
   get local(): Endpoint | undefined {
-    return this.#listener?.local;
+    return this.#local;
   }
 
-  /** Starts the engine and listens or connects. */
-  start(): void {
-    this.driver.start();
-    if (this.#o.config.role === "secondary") {
-      this.#listener = this.#o.network.listen(this.#o.listen ?? { address: "::", port: 647 });
-      this.#acceptLoop(this.#listener);
-    } else this.#dial();
-  }
-
-  async #acceptLoop(l: Listener): Promise<void> {
-    while (!this.#stopped) {
-      let c: Conn;
-      try {
-        c = await l.accept();
-      } catch {
-        return;
-      }
-      if (this.#stopped) {
-        c.close();
-        return;
-      }
-      this.#use(c, false);
-    }
-  }
-
-  #dial(): void {
-    if (this.#stopped || this.#conn) return;
-    const to = this.#o.connect!;
-    this.#o.network.connect(to).then((c) => {
-      if (this.#stopped) return c.close();
-      this.#use(c, true);
-    }, (e) => {
-      this.#log(`cannot connect to ${formatEndpoint(to)}: ${e instanceof Error ? e.message : e}`);
-      this.#scheduleDial();
-    });
-  }
-
-  #scheduleDial(): void {
-    if (this.#stopped || this.#o.config.role !== "primary" || this.#retry !== undefined) return;
-    this.#retry = this.#o.scheduler.setTimer(this.#o.retryMs ?? 1000, () => {
-      this.#retry = undefined;
-      this.#dial();
-    });
-  }
-
-  #use(c: Conn, weConnected: boolean): void {
-    const old = this.#conn;
-    this.#conn = c;
-    if (old) old.close();
-    this.connections++;
-    this.#log(`connection ${weConnected ? "to" : "from"} ${formatEndpoint(c.remote)}`);
-    this.#o.onConnection?.(c, weConnected);
-    let closedByUs = false;
-    const transport = {
-      write: (b: Uint8Array) => c.write(b),
-      close: () => {
-        closedByUs = true;
-        c.close();
+  #observers() {
+    return {
+      onConnection: (stream: ByteStream, weConnected: boolean) => {
+        const conn = connOfStream(stream);
+        this.#conns.set(stream, conn);
+        this.connections++;
+        this.#o.onConnection?.(conn, weConnected);
+      },
+      onConnectionEnd: (stream: ByteStream, byUs: boolean) => {
+        const conn = this.#conns.get(stream) ?? connOfStream(stream);
+        this.#conns.delete(stream);
+        this.#o.onDisconnect?.(conn, byUs);
       },
     };
-    this.driver.attach(transport, formatEndpoint(c.remote));
-    this.#reading = (async () => {
-      while (true) {
-        const chunk = await c.read();
-        if (chunk === null) break;
-        if (this.#conn !== c) return;
-        this.driver.receive(chunk);
-      }
-      if (this.#conn === c) {
-        this.#conn = undefined;
-        this.driver.detach(closedByUs ? "closed" : "closed by the peer", transport);
-      }
-      this.#o.onDisconnect?.(c, closedByUs);
-      this.#scheduleDial();
-    })();
+  }
+
+  /**
+   * Starts the engine and listens or connects. Without `tls` or `refuseStartTls` everything is
+   * in place when it returns; with them the listener is open once the promise resolves (a
+   * listen error rejects it).
+   */
+  start(): Promise<void> {
+    this.driver.start();
+    const o = this.#o;
+    const log = (line: string) => this.#log(line);
+    if (o.config.role === "primary") {
+      const to = o.connect ?? { address: "::1", port: 647 };
+      this.#handle = runPrimary({
+        driver: this.driver,
+        hostname: to.address,
+        port: to.port,
+        backoff: { initialMs: o.retryMs ?? 1000, ...o.backoff },
+        connect: o.tls ? startTlsConnector(o.tls) : networkConnector(o.network),
+        timers: o.scheduler,
+        log,
+        ...this.#observers(),
+      });
+      return Promise.resolve();
+    }
+    const on = o.listen ?? { address: "::", port: 647 };
+    const serve = (listener: ConnListener) => {
+      const a = listener.addr as Deno.NetAddr;
+      this.#local = { address: a.hostname, port: a.port };
+      this.#handle = runSecondary({
+        drivers: [this.driver],
+        listener,
+        accept: o.tls || o.refuseStartTls ? startTlsAcceptor(o.tls, log) : undefined,
+        log,
+        ...this.#observers(),
+      });
+    };
+    if (!o.tls && !o.refuseStartTls) {
+      serve(shellListener(o.network.listen(on)));
+      return Promise.resolve();
+    }
+    return nodeListener(on.address, on.port).then((l) => {
+      if (this.#stopped) return l.close();
+      serve(l);
+    });
   }
 
   /** Shuts the engine down (DISCONNECT), stops listening and connecting. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (this.#retry !== undefined) this.#o.scheduler.clearTimer(this.#retry);
-    this.#listener?.close();
-    await this.driver.stop();
-    this.#conn?.close();
-    await this.#reading;
+    if (this.#handle) await this.#handle.stop();
+    else await this.driver.stop();
   }
 }

@@ -1,12 +1,14 @@
 /**
  * Byte-stream connections for the test partner: a small {@linkcode Network} interface with a TCP
  * implementation over `Deno.connect`/`Deno.listen` and an in-memory one for tests (promise-driven,
- * so it runs under the `VirtualScheduler`). Also `HOST[:PORT]` parsing with bracketed IPv6.
+ * so it runs under the `VirtualScheduler`). Also `HOST[:PORT]` parsing with bracketed IPv6, and
+ * the bridges between these connections and the failover connection shell's byte streams.
  *
  * @module
  */
 
 import { FAILOVER_PORT } from "../wire/types.ts";
+import type { ByteStream, Connector, ConnListener } from "../failover/connection.ts";
 
 /** One end of a connection, as text address and port. */
 export interface Endpoint {
@@ -352,4 +354,108 @@ export class MemoryNetwork implements Network {
     this.#listeners.set(key, l);
     return l;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bridges to the connection shell (lib/failover/connection.ts)
+// ---------------------------------------------------------------------------------------------
+
+/** A partner {@linkcode Conn} seen as a connection-shell `ByteStream`; `conn` is the original. */
+export interface ConnStream extends ByteStream {
+  /** The wrapped connection. */
+  readonly conn: Conn;
+  /** The other end. */
+  readonly remoteAddr: Deno.NetAddr;
+  /** Our end. */
+  readonly localAddr: Deno.NetAddr;
+}
+
+function netAddr(e: Endpoint): Deno.NetAddr {
+  return { transport: "tcp", hostname: e.address, port: e.port };
+}
+
+/**
+ * Wraps a partner connection as a `ByteStream` for `runPrimary`/`runSecondary` (reads hand
+ * back what does not fit in the caller's buffer on the next read).
+ */
+export function streamOfConn(conn: Conn): ConnStream {
+  let rest: Uint8Array = new Uint8Array(0);
+  return {
+    conn,
+    remoteAddr: netAddr(conn.remote),
+    localAddr: netAddr(conn.local),
+    async read(p: Uint8Array): Promise<number | null> {
+      if (rest.length === 0) {
+        const chunk = await conn.read();
+        if (chunk === null) return null;
+        rest = chunk;
+      }
+      const n = Math.min(p.length, rest.length);
+      p.set(rest.subarray(0, n));
+      rest = rest.subarray(n);
+      return n;
+    },
+    async write(p: Uint8Array): Promise<number> {
+      await conn.write(p);
+      return p.length;
+    },
+    close: () => conn.close(),
+  };
+}
+
+function endpointOfAddr(a: unknown): Endpoint {
+  const x = a as Partial<Deno.NetAddr> | undefined;
+  return { address: x?.hostname ?? "::", port: x?.port ?? 0 };
+}
+
+/**
+ * The partner {@linkcode Conn} of a connection-shell stream: a {@linkcode streamOfConn} gives
+ * back its original; any other stream (e.g. a TLS connection from `lib/failover/tls.ts`) is
+ * wrapped, with its ends taken from its `localAddr`/`remoteAddr` when it has them.
+ */
+export function connOfStream(stream: ByteStream): Conn {
+  const own = (stream as Partial<ConnStream>).conn;
+  if (own) return own;
+  const s = stream as ByteStream & { localAddr?: unknown; remoteAddr?: unknown };
+  const buf = new Uint8Array(64 * 1024);
+  let closed = false;
+  return {
+    local: endpointOfAddr(s.localAddr),
+    remote: endpointOfAddr(s.remoteAddr),
+    async read(): Promise<Uint8Array | null> {
+      if (closed) return null;
+      try {
+        const n = await stream.read(buf);
+        return n === null ? null : buf.slice(0, n);
+      } catch {
+        return null; // reset, or closed by us
+      }
+    },
+    async write(bytes: Uint8Array): Promise<void> {
+      if (closed) throw new Error("connection is closed");
+      let off = 0;
+      while (off < bytes.length) off += await stream.write(bytes.subarray(off));
+    },
+    close(): void {
+      if (closed) return;
+      closed = true;
+      try {
+        stream.close();
+      } catch { /* already closed */ }
+    },
+  };
+}
+
+/** A connection-shell `Connector` that dials through a partner {@linkcode Network}. */
+export function networkConnector(network: Network): Connector {
+  return async (hostname, port) => streamOfConn(await network.connect({ address: hostname, port }));
+}
+
+/** A partner {@linkcode Listener} as a connection-shell `ConnListener`. */
+export function shellListener(listener: Listener): ConnListener {
+  return {
+    addr: netAddr(listener.local),
+    accept: async () => streamOfConn(await listener.accept()),
+    close: () => listener.close(),
+  };
 }

@@ -33,6 +33,7 @@ import { checkMatcher, matchAll, resolvePath } from "./match.ts";
 import { optionCodeOf } from "./names.ts";
 import { type Conn, type Endpoint, formatEndpoint, type Listener, type Network } from "./net.ts";
 import { bndreplyOptions } from "./reply.ts";
+import { TlsSetupError } from "../failover/tls.ts";
 import { isRuleName, RULES } from "./rules.ts";
 import { type Scheduler, sleep } from "./scheduler.ts";
 import { type Received, Session, type SessionRecorder } from "./session.ts";
@@ -86,7 +87,8 @@ export interface RunnerOptions {
 
 /**
  * Hands out accepted connections one at a time; an accept that outlives its caller's timeout
- * is kept for the next caller instead of being lost.
+ * is kept for the next caller instead of being lost. A connection that failed to become secure
+ * (a {@linkcode TlsSetupError} from a `listenTls` listener) is handed out as that error.
  *
  * @example The partner as secondary: our engine (primary) connects to its listener
  * ```ts
@@ -128,40 +130,50 @@ export class Acceptor {
   /** The listener connections come from. */
   readonly listener: Listener;
   #pending: Promise<Conn> | undefined;
-  #ready: Conn[] = [];
+  #ready: (Conn | TlsSetupError)[] = [];
 
   /** Wraps a listener. */
   constructor(listener: Listener) {
     this.listener = listener;
   }
 
-  /** The next connection, or undefined after `timeoutMs`. */
+  /**
+   * The next connection, or undefined after `timeoutMs`; throws the {@linkcode TlsSetupError}
+   * of a connection whose STARTTLS failed.
+   */
   async next(scheduler: Scheduler, timeoutMs: number): Promise<Conn | undefined> {
-    const ready = this.#ready.shift();
-    if (ready) return ready;
+    const got = () => {
+      const r = this.#ready.shift();
+      if (r instanceof TlsSetupError) throw r;
+      return r;
+    };
+    if (this.#ready.length > 0) return got();
     if (!this.#pending) {
       this.#pending = this.listener.accept();
       this.#pending.then((c) => {
         this.#pending = undefined;
         this.#ready.push(c);
-      }, () => this.#pending = undefined);
+      }, (e) => {
+        this.#pending = undefined;
+        if (e instanceof TlsSetupError) this.#ready.push(e);
+      });
     }
     let timer = 0;
     const timeout = new Promise<undefined>((r) =>
       timer = scheduler.setTimer(timeoutMs, () => r(undefined))
     );
     const won = await Promise.race([
-      this.#pending.then(() => true, () => false),
+      this.#pending.then(() => true, (e) => e instanceof TlsSetupError),
       timeout.then(() => false),
     ]);
     scheduler.clearTimer(timer);
-    return won ? this.#ready.shift() : undefined;
+    return won ? got() : undefined;
   }
 
   /** Stops listening and closes connections accepted but never handed out. */
   close(): void {
     this.listener.close();
-    for (const c of this.#ready.splice(0)) c.close();
+    for (const c of this.#ready.splice(0)) if (!(c instanceof TlsSetupError)) c.close();
     this.#pending?.then((c) => c.close(), () => {});
   }
 }
@@ -352,6 +364,8 @@ class ScenarioRun {
           }
           last = "timed out";
         } catch (e) {
+          // A peer that answers but cannot be secured will not change its mind: no retry.
+          if (e instanceof TlsSetupError) fail(e.message);
           last = e instanceof Error ? e.message : String(e);
         }
         if (this.now >= deadline) fail(`cannot connect to ${formatEndpoint(peer!)}: ${last}`);
@@ -360,7 +374,13 @@ class ScenarioRun {
     }
     const acc = this.o.acceptor ?? bad("no listener to accept connections on");
     const t = this.o.acceptTimeoutMs ?? 60_000;
-    const conn = await acc!.next(this.o.scheduler, t);
+    let conn: Conn | undefined;
+    try {
+      conn = await acc!.next(this.o.scheduler, t);
+    } catch (e) {
+      if (e instanceof TlsSetupError) fail(e.message);
+      throw e;
+    }
     if (!conn) fail(`no connection from the primary within ${formatMs(t)}`);
     this.session.attach(conn!, false);
   }

@@ -21,6 +21,7 @@
 
 import type { Lease, LeaseKind } from "../store/types.ts";
 import { formatIPv6, nthPrefix, parseIPv6, prefixContains, prefixMask } from "../util/ipv6.ts";
+
 import type { FailoverPolicy } from "./policy.ts";
 import {
   type PoolSettings,

@@ -80,7 +80,17 @@ export type Responsiveness =
   /** Answers nothing. */
   | "unresponsive";
 
-/** How `role` in `state` answers clients (digest §6.1). */
+/** How `role` in `state` answers clients (digest §6.1). *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { responsiveness } from "@failover6/failover6";
+ *
+ * assert.equal(responsiveness("primary", "NORMAL"), "responsive");
+ * assert.equal(responsiveness("secondary", "NORMAL"), "renew-responsive");
+ * assert.equal(responsiveness("secondary", "RECOVER"), "unresponsive");
+ * ```
+ */
 export function responsiveness(role: Role, state: EndpointStateName): Responsiveness {
   switch (state) {
     case "NORMAL":
@@ -97,7 +107,16 @@ export function responsiveness(role: Role, state: EndpointStateName): Responsive
   }
 }
 
-/** Whether an endpoint in `state` may hand a lease to a client it did not hold (§8). */
+/** Whether an endpoint in `state` may hand a lease to a client it did not hold (§8). *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allocatesIn } from "@failover6/failover6";
+ *
+ * assert.equal(allocatesIn("COMMUNICATIONS-INTERRUPTED"), true);
+ * assert.equal(allocatesIn("POTENTIAL-CONFLICT"), false);
+ * ```
+ */
 export function allocatesIn(state: EndpointStateName): boolean {
   return state === "NORMAL" || state === "COMMUNICATIONS-INTERRUPTED" ||
     state === "PARTNER-DOWN" || state === "RESOLUTION-INTERRUPTED" || state === "CONFLICT-DONE";
@@ -205,6 +224,16 @@ export function t1FractionOf(subnet: SubnetSettings): number {
 /**
  * The failover policy for a server whose relationships are in the given states (see the
  * module doc). Subnets without a relationship behave as {@linkcode standalonePolicy}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compileSettings, defaultConfig, pairPolicy } from "@failover6/failover6";
+ *
+ * // No relationship in the embedded default: every subnet behaves as a standalone server's.
+ * const policy = pairPolicy({ endpoints: new Map(), settings: compileSettings(defaultConfig()) });
+ * assert.equal(typeof policy.admits, "function");
+ * ```
  */
 export function pairPolicy(input: PairPolicyInput): FailoverPolicy {
   const { endpoints, settings } = input;

@@ -25,6 +25,7 @@
 import { emptyLease } from "../store/lease.ts";
 import type { Lease, LeaseKind } from "../store/types.ts";
 import { formatIPv6, parseIPv6, prefixContains } from "../util/ipv6.ts";
+
 import { findOption, findOptions, isOption } from "../wire/options.ts";
 import {
   type ClientServerMessage,

@@ -24,6 +24,15 @@ function occupies(l: Lease): boolean {
   return l.status === "ACTIVE" || l.status === "ABANDONED";
 }
 
+/** Lower-case hexadecimal digits only (what `getByClient` would normalise text to). */
+function isCanonicalHex(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
 /** The in-memory lease index (see the module doc). */
 export class LeaseIndex implements LeaseView {
   #byKey = new Map<string, Lease>();
@@ -64,7 +73,9 @@ export class LeaseIndex implements LeaseView {
 
   getByClient(clientDuid: string): Lease[] {
     const keys = this.#byClient.get(clientDuid) ??
-      this.#byClient.get(clientDuid.replace(/[:-]/g, "").toLowerCase());
+      (isCanonicalHex(clientDuid)
+        ? undefined
+        : this.#byClient.get(clientDuid.replace(/[:-]/g, "").toLowerCase()));
     if (keys === undefined) return [];
     const out: Lease[] = [];
     for (const k of keys) {

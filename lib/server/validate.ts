@@ -99,14 +99,25 @@ function drop(reason: DropReason, detail: string): Validation {
 export function findMalformed(options: readonly DhcpOption[], path = ""): string | undefined {
   for (let i = 0; i < options.length; i++) {
     const o = options[i];
-    const here = `${path}${path ? "." : ""}option[${i}](code ${o.code})`;
-    if (isMalformedOption(o)) return here;
-    if ("options" in o && Array.isArray(o.options)) {
-      const inner = findMalformed(o.options, here);
+    // The path text is made only on the way out of a malformed option (not per option).
+    const here = () => `${path}${path ? "." : ""}option[${i}](code ${o.code})`;
+    if (isMalformedOption(o)) return here();
+    if ("options" in o && Array.isArray(o.options) && o.options.length > 0) {
+      if (!hasMalformed(o.options)) continue;
+      const inner = findMalformed(o.options, here());
       if (inner !== undefined) return inner;
     }
   }
   return undefined;
+}
+
+/** Whether any option in `options` (searched through containers) is malformed. */
+function hasMalformed(options: readonly DhcpOption[]): boolean {
+  for (const o of options) {
+    if (isMalformedOption(o)) return true;
+    if ("options" in o && Array.isArray(o.options) && hasMalformed(o.options)) return true;
+  }
+  return false;
 }
 
 /**

@@ -8,118 +8,8 @@
  */
 
 import { clearImmediate, setImmediate } from "node:timers";
-import { formatIPv6Bytes, parseIPv6Into } from "../wire/ipv6.ts";
 import { canonicalWrites, markCanonical } from "./lease.ts";
-import {
-  BINDING_STATUSES,
-  type BindingStore,
-  type Lease,
-  StoreError,
-  type StoreWrite,
-} from "./types.ts";
-
-const STATUSES: ReadonlySet<string> = new Set(BINDING_STATUSES);
-const OWNERS: ReadonlySet<string> = new Set(["primary", "secondary", "none"]);
-const SCRATCH = new Uint8Array(16);
-
-function u32(v: unknown): boolean {
-  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
-}
-
-function time(v: unknown): boolean {
-  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-}
-
-function name(v: unknown): boolean {
-  return typeof v === "string" && v.length <= 255;
-}
-
-/** Canonical DUID text: lower-case hex digits, whole octets, at most 130 of them. */
-function canonicalDuidText(d: unknown): d is string {
-  if (typeof d !== "string" || d.length % 2 !== 0 || d.length > 260) return false;
-  for (let i = 0; i < d.length; i++) {
-    const c = d.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
-  }
-  return true;
-}
-
-/** The address (and length) as RFC 5952 text with no bits set beyond the prefix length. */
-function canonicalAddressText(address: unknown, plen: number): boolean {
-  if (typeof address !== "string" || !parseIPv6Into(address, SCRATCH)) return false;
-  const full = plen >> 3;
-  const rest = plen & 7;
-  if (rest !== 0 && (SCRATCH[full] & (0xff >> rest)) !== 0) return false;
-  for (let i = rest === 0 ? full : full + 1; i < 16; i++) if (SCRATCH[i] !== 0) return false;
-  return formatIPv6Bytes(SCRATCH) === address;
-}
-
-/**
- * A copy of a lease that is valid and already in canonical form — what `canonicalLease`
- * returns for it — or undefined for any other lease (then `canonicalWrites` decides, and
- * says what is wrong). No bigint or regular expression on this path.
- */
-function canonicalAsIs(l: Lease): Lease | undefined {
-  if (l === null || typeof l !== "object") return undefined;
-  const kind = l.kind;
-  const plen = l.prefixLength;
-  if (kind !== "na" && kind !== "pd") return undefined;
-  if (typeof plen !== "number" || !Number.isInteger(plen) || plen < 0 || plen > 128) {
-    return undefined;
-  }
-  if (kind === "na" && plen !== 128) return undefined;
-  if (!canonicalAddressText(l.address, plen) || !canonicalDuidText(l.clientDuid)) return undefined;
-  if (!STATUSES.has(l.status) || (l.status === "ACTIVE" && l.clientDuid === "")) return undefined;
-  if (!OWNERS.has(l.owner)) return undefined;
-  if (!u32(l.iaid) || !u32(l.preferredLifetime) || !u32(l.validLifetime)) return undefined;
-  if (
-    !time(l.expirationTime) || !time(l.partnerLifetime) || !time(l.ackedPartnerLifetime) ||
-    !time(l.cltTime) || !time(l.partnerRawCltTime) || !time(l.startTimeOfState) ||
-    !time(l.stateExpirationTime)
-  ) return undefined;
-  if (typeof l.updatePending !== "boolean" || typeof l.ackPending !== "boolean") return undefined;
-  if (!name(l.relationship) || !name(l.pool)) return undefined;
-  return {
-    kind,
-    address: l.address,
-    prefixLength: plen,
-    clientDuid: l.clientDuid,
-    iaid: l.iaid,
-    status: l.status,
-    preferredLifetime: l.preferredLifetime,
-    validLifetime: l.validLifetime,
-    expirationTime: l.expirationTime,
-    partnerLifetime: l.partnerLifetime,
-    ackedPartnerLifetime: l.ackedPartnerLifetime,
-    cltTime: l.cltTime,
-    partnerRawCltTime: l.partnerRawCltTime,
-    startTimeOfState: l.startTimeOfState,
-    stateExpirationTime: l.stateExpirationTime,
-    updatePending: l.updatePending,
-    ackPending: l.ackPending,
-    owner: l.owner,
-    relationship: l.relationship,
-    pool: l.pool,
-  };
-}
-
-/**
- * `canonicalWrites` (lib/store/lease.ts) with a fast path: a lease write whose lease is
- * already valid and canonical (what the failover engine and the server produce) is copied
- * without parsing its address into a bigint; anything else goes through `canonicalWrites`.
- * Same result, same errors (the first invalid write throws its `invalid` StoreError), and
- * an array that `canonicalWrites` made is passed through as it is.
- */
-export function fastCanonicalWrites(writes: readonly StoreWrite[]): readonly StoreWrite[] {
-  if (!Array.isArray(writes) || Object.isFrozen(writes)) return canonicalWrites(writes);
-  const out: StoreWrite[] = new Array(writes.length);
-  for (let i = 0; i < writes.length; i++) {
-    const w = writes[i];
-    const fast = w?.type === "lease" ? canonicalAsIs(w.lease) : undefined;
-    out[i] = fast ? { type: "lease", lease: fast } : canonicalWrites([w])[0];
-  }
-  return markCanonical(out);
-}
+import { type BindingStore, StoreError, type StoreWrite } from "./types.ts";
 
 /** Timer functions, injectable so tests control when a window closes. */
 export interface BatchTimer {
@@ -255,7 +145,7 @@ export class BatchCommitter {
     }
     let checked: readonly StoreWrite[];
     try {
-      checked = fastCanonicalWrites(writes);
+      checked = canonicalWrites(writes);
     } catch (e) {
       this.#stats.failedWriters++;
       return Promise.reject(e);

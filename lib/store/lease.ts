@@ -6,6 +6,7 @@
  */
 
 import { compareIPv6, formatIPv6, parseIPv6, prefixMask } from "../util/ipv6.ts";
+import { isFormattedIPv6, parseIPv6Into } from "../util/ipv6_octets.ts";
 import {
   BINDING_STATUSES,
   type BindingStatus,
@@ -132,8 +133,8 @@ function checkU32(lease: Lease, field: keyof Lease): void {
   }
 }
 
-/** Validates a lease and returns its canonical copy; throws an `invalid` StoreError. */
-export function canonicalLease(lease: Lease): Lease {
+/** The general rule of {@linkcode canonicalLease}: normalises, or says what is wrong. */
+function normalisedLease(lease: Lease): Lease {
   if (lease === null || typeof lease !== "object") invalid("lease: not an object");
   const key = canonicalKey(lease);
   const duid = normaliseDuid(lease.clientDuid);
@@ -171,27 +172,104 @@ export function canonicalLease(lease: Lease): Lease {
     }
   }
   return {
+    ...copyLease(lease),
     kind: key.kind,
     address: key.address,
     prefixLength: key.prefixLength,
     clientDuid: duid,
-    iaid: lease.iaid,
-    status: lease.status,
-    preferredLifetime: lease.preferredLifetime,
-    validLifetime: lease.validLifetime,
-    expirationTime: lease.expirationTime,
-    partnerLifetime: lease.partnerLifetime,
-    ackedPartnerLifetime: lease.ackedPartnerLifetime,
-    cltTime: lease.cltTime,
-    partnerRawCltTime: lease.partnerRawCltTime,
-    startTimeOfState: lease.startTimeOfState,
-    stateExpirationTime: lease.stateExpirationTime,
-    updatePending: lease.updatePending,
-    ackPending: lease.ackPending,
-    owner: lease.owner,
-    relationship: lease.relationship,
-    pool: lease.pool,
   };
+}
+
+const STATUS_SET: ReadonlySet<string> = new Set(BINDING_STATUSES);
+const OWNER_SET: ReadonlySet<string> = new Set(OWNERS);
+const SCRATCH = new Uint8Array(16);
+
+function isU32(v: unknown): boolean {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
+}
+
+function isTime(v: unknown): boolean {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+function isName(v: unknown): boolean {
+  return typeof v === "string" && v.length <= MAX_NAME;
+}
+
+/** Canonical DUID text: lower-case hex digits, whole octets, at most 130 of them. */
+function isCanonicalDuid(d: unknown): boolean {
+  if (typeof d !== "string" || d.length % 2 !== 0 || d.length > MAX_DUID_OCTETS * 2) return false;
+  for (let i = 0; i < d.length; i++) {
+    const c = d.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
+/** RFC 5952 text of an address with no bits set beyond `plen` (no bigint, no RegExp). */
+function isCanonicalAddress(address: unknown, plen: number): boolean {
+  if (typeof address !== "string" || !parseIPv6Into(address, SCRATCH)) return false;
+  const full = plen >> 3;
+  const rest = plen & 7;
+  if (rest !== 0 && (SCRATCH[full] & (0xff >> rest)) !== 0) return false;
+  for (let i = rest === 0 ? full : full + 1; i < 16; i++) if (SCRATCH[i] !== 0) return false;
+  return isFormattedIPv6(SCRATCH, 0, address);
+}
+
+/** True when `l` is valid and already in canonical form (its canonical copy equals it). */
+function isCanonicalLease(l: Lease): boolean {
+  if (l === null || typeof l !== "object") return false;
+  const kind = l.kind;
+  const plen = l.prefixLength;
+  if (kind !== "na" && kind !== "pd") return false;
+  if (typeof plen !== "number" || !Number.isInteger(plen) || plen < 0 || plen > 128) {
+    return false;
+  }
+  if (kind === "na" && plen !== 128) return false;
+  if (!isCanonicalAddress(l.address, plen) || !isCanonicalDuid(l.clientDuid)) return false;
+  if (!STATUS_SET.has(l.status) || (l.status === "ACTIVE" && l.clientDuid === "")) return false;
+  if (!OWNER_SET.has(l.owner)) return false;
+  return isU32(l.iaid) && isU32(l.preferredLifetime) && isU32(l.validLifetime) &&
+    isTime(l.expirationTime) && isTime(l.partnerLifetime) && isTime(l.ackedPartnerLifetime) &&
+    isTime(l.cltTime) && isTime(l.partnerRawCltTime) && isTime(l.startTimeOfState) &&
+    isTime(l.stateExpirationTime) && typeof l.updatePending === "boolean" &&
+    typeof l.ackPending === "boolean" && isName(l.relationship) && isName(l.pool);
+}
+
+/** A copy of a lease with exactly the {@linkcode Lease} fields. */
+function copyLease(l: Lease): Lease {
+  return {
+    kind: l.kind,
+    address: l.address,
+    prefixLength: l.prefixLength,
+    clientDuid: l.clientDuid,
+    iaid: l.iaid,
+    status: l.status,
+    preferredLifetime: l.preferredLifetime,
+    validLifetime: l.validLifetime,
+    expirationTime: l.expirationTime,
+    partnerLifetime: l.partnerLifetime,
+    ackedPartnerLifetime: l.ackedPartnerLifetime,
+    cltTime: l.cltTime,
+    partnerRawCltTime: l.partnerRawCltTime,
+    startTimeOfState: l.startTimeOfState,
+    stateExpirationTime: l.stateExpirationTime,
+    updatePending: l.updatePending,
+    ackPending: l.ackPending,
+    owner: l.owner,
+    relationship: l.relationship,
+    pool: l.pool,
+  };
+}
+
+/**
+ * Validates a lease and returns its canonical copy; throws an `invalid` StoreError naming the
+ * field. A lease already valid and canonical (what the failover engine and the server make)
+ * is checked without a bigint or a regular expression and copied; any other goes through the
+ * general rule, which normalises it or says what is wrong.
+ */
+export function canonicalLease(lease: Lease): Lease {
+  return isCanonicalLease(lease) ? copyLease(lease) : normalisedLease(lease);
 }
 
 /** Validates an endpoint state record and returns a copy; throws an `invalid` StoreError. */

@@ -181,15 +181,27 @@ export class MemoryBindingStore implements BindingStore {
     this.#open();
     const counts = new Map<string, PoolStatusCount>();
     for (const { lease } of this.#sorted) {
-      const k = `${lease.pool}\u0000${lease.owner}\u0000${lease.status}`;
+      const k = `${lease.pool}\u0000${lease.kind}\u0000${lease.owner}\u0000${lease.status}`;
       const c = counts.get(k);
       if (c) c.count++;
-      else counts.set(k, { pool: lease.pool, owner: lease.owner, status: lease.status, count: 1 });
+      else {
+        counts.set(k, {
+          pool: lease.pool,
+          kind: lease.kind,
+          owner: lease.owner,
+          status: lease.status,
+          count: 1,
+        });
+      }
     }
     return [...counts.values()].sort((a, b) =>
       a.pool < b.pool
         ? -1
         : a.pool > b.pool
+        ? 1
+        : a.kind < b.kind
+        ? -1
+        : a.kind > b.kind
         ? 1
         : a.owner < b.owner
         ? -1

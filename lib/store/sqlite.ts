@@ -10,10 +10,16 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { ipv6ToBytes } from "../util/ipv6.ts";
-import { parseIPv6Into } from "../wire/ipv6.ts";
-import { canonicalKey, decodeCursor, dueTime, encodeCursor, normaliseDuid } from "./lease.ts";
+import { parseIPv6Into } from "../util/ipv6_octets.ts";
+import {
+  canonicalKey,
+  canonicalWrites,
+  decodeCursor,
+  dueTime,
+  encodeCursor,
+  normaliseDuid,
+} from "./lease.ts";
 import { pageLimit } from "./memory.ts";
-import { fastCanonicalWrites } from "./batch.ts";
 import {
   type BindingStatus,
   type BindingStore,
@@ -49,10 +55,19 @@ export interface SqliteStoreOptions {
 }
 
 const CHUNK = 1000;
-/** Rows per multi-row UPSERT statement in `apply` (22 parameters each). */
-const ROWS_PER_INSERT = 32;
+/**
+ * Rows per multi-row UPSERT statement in `apply` (22 parameters each: 2,816 of SQLite's
+ * 32,766). Fewer, longer statements cost less per row (measured: 128 rows about 1.5 µs per
+ * row cheaper than 32).
+ */
+const ROWS_PER_INSERT = 128;
 /** Keys per `getMany` statement. */
 const KEYS_PER_READ = 64;
+/**
+ * `getMany` reads the range between its lowest and highest key at once when that range holds
+ * at most this many leases per key; otherwise 64 keys to a statement.
+ */
+const RANGE_ROWS_PER_KEY = 4;
 const SQLITE_HEADER = "SQLite format 3\u0000";
 
 const LEASE_COLUMNS = `kind, addr, plen, address, client_duid, iaid, status, preferred_lifetime,
@@ -224,6 +239,43 @@ function keyOctets(
 }
 
 /**
+ * `keyOctets` into `buf` at `at`: the prefix length of a valid key, or -1 for a key that is
+ * not valid (no error: such a key has no lease).
+ */
+function keyOctetsAt(key: LeaseKey, buf: Uint8Array, at: number): number {
+  if (key !== null && typeof key === "object" && (key.kind === "na" || key.kind === "pd")) {
+    const plen = key.prefixLength ?? 128;
+    if (
+      Number.isInteger(plen) && plen >= 0 && plen <= 128 && (key.kind === "pd" || plen === 128) &&
+      parseIPv6Into(key.address, buf, at)
+    ) return hostBitsClear(buf, plen, at) ? plen : -1;
+  }
+  try {
+    const k = canonicalKey(key);
+    buf.set(ipv6ToBytes(k.value), at);
+    return k.prefixLength;
+  } catch {
+    return -1;
+  }
+}
+
+/** Compares 16 octets of `a` at `i` with 16 of `b` at `j`, as memcmp does. */
+function compareOctets(a: Uint8Array, i: number, b: Uint8Array, j: number): number {
+  for (let k = 0; k < 16; k++) {
+    const d = a[i + k] - b[j + k];
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** 16 octets at `at` as a short string (a map key, not for display). */
+function octetText(a: Uint8Array, at: number): string {
+  let s = "";
+  for (let k = 0; k < 16; k += 2) s += String.fromCharCode((a[at + k] << 8) | a[at + k + 1]);
+  return s;
+}
+
+/**
  * `n` views of 16 octets on one buffer, for address parameters: SQLite copies a bound blob
  * when the statement runs, so the views are reused from one statement to the next.
  */
@@ -232,12 +284,12 @@ function addressSlots(n: number): Uint8Array[] {
   return Array.from({ length: n }, (_, i) => block.subarray(16 * i, 16 * i + 16));
 }
 
-/** True when no bit beyond `plen` is set. */
-function hostBitsClear(addr: Uint8Array, plen: number): boolean {
+/** True when no bit beyond `plen` is set in the 16 octets at `at`. */
+function hostBitsClear(addr: Uint8Array, plen: number, at = 0): boolean {
   const full = plen >> 3;
   const rest = plen & 7;
-  if (rest !== 0 && (addr[full] & (0xff >> rest)) !== 0) return false;
-  for (let i = rest === 0 ? full : full + 1; i < 16; i++) if (addr[i] !== 0) return false;
+  if (rest !== 0 && (addr[at + full] & (0xff >> rest)) !== 0) return false;
+  for (let i = rest === 0 ? full : full + 1; i < 16; i++) if (addr[at + i] !== 0) return false;
   return true;
 }
 
@@ -362,6 +414,8 @@ export class SqliteBindingStore implements BindingStore {
   readonly #upsertSlots = addressSlots(ROWS_PER_INSERT);
   /** Address parameters of one `getMany` statement. */
   readonly #readSlots = addressSlots(KEYS_PER_READ);
+  /** The keys' octets of one `getMany` range read (grown as needed). */
+  #keyOctets = new Uint8Array(0);
   #closed = false;
   #commits = 0;
 
@@ -530,12 +584,16 @@ export class SqliteBindingStore implements BindingStore {
 
   /**
    * The leases of several keys at once, in the order of `keys` (`undefined` where there is
-   * none): the same answers as {@linkcode get} for each key, read with one statement per 64
-   * keys. A key that is not a valid lease key has no lease (no error).
+   * none): the same answers as {@linkcode get} for each key. The keys of one message batch
+   * are usually near each other (an UPDREQALL streams them in address order), so one
+   * statement first reads every lease between the lowest and the highest address; only when
+   * that range holds many more leases than there are keys are they read 64 keys to a
+   * statement. A key that is not a valid lease key has no lease (no error).
    */
   getMany(keys: readonly LeaseKey[]): (Lease | undefined)[] {
     const out: (Lease | undefined)[] = new Array(keys.length).fill(undefined);
     if (keys.length === 0) return out;
+    if (this.#getRange(keys, out)) return out;
     const stmt = this.#rows(
       `SELECT ${ROW_COLUMNS}, addr FROM lease WHERE addr IN (${
         new Array(KEYS_PER_READ).fill("?").join(", ")
@@ -572,6 +630,53 @@ export class SqliteBindingStore implements BindingStore {
     }
     if (n > 0) run();
     return out;
+  }
+
+  /**
+   * `getMany` by one range read: true when done (`out` filled), false when the range between
+   * the keys' lowest and highest address holds more than {@linkcode RANGE_ROWS_PER_KEY} leases
+   * per key (then the caller reads key by key).
+   */
+  #getRange(keys: readonly LeaseKey[], out: (Lease | undefined)[]): boolean {
+    const n = keys.length;
+    if (this.#keyOctets.length < 16 * n) this.#keyOctets = new Uint8Array(32 * n);
+    const octets = this.#keyOctets;
+    const plens = new Int16Array(n);
+    let lo = -1, hi = -1;
+    for (let i = 0; i < n; i++) {
+      plens[i] = keyOctetsAt(keys[i], octets, 16 * i);
+      if (plens[i] < 0) continue;
+      if (lo < 0 || compareOctets(octets, 16 * i, octets, 16 * lo) < 0) lo = i;
+      if (hi < 0 || compareOctets(octets, 16 * i, octets, 16 * hi) > 0) hi = i;
+    }
+    if (lo < 0) return true; // no valid key: no lease
+    const limit = RANGE_ROWS_PER_KEY * n;
+    const rows = this.#read(
+      "reading leases",
+      () =>
+        this.#rows(
+          `SELECT ${ROW_COLUMNS}, addr FROM lease WHERE addr BETWEEN ? AND ?
+           ORDER BY addr, plen, kind LIMIT ?`,
+        ).all(
+          octets.slice(16 * lo, 16 * lo + 16),
+          octets.slice(16 * hi, 16 * hi + 16),
+          limit + 1,
+        ),
+    );
+    if (rows.length > limit) return false;
+    if (rows.length === 0) return true;
+    // Rows by address octets, length and kind; then each key takes its row.
+    const byKey = new Map<string, LeaseRow>();
+    for (const r of rows) {
+      const a = r[C_ADDR_AFTER] as Uint8Array;
+      byKey.set(`${octetText(a, 0)}/${r[C_PLEN]}/${r[C_KIND]}`, r);
+    }
+    for (let i = 0; i < n; i++) {
+      if (plens[i] < 0) continue;
+      const r = byKey.get(`${octetText(octets, 16 * i)}/${plens[i]}/${keys[i].kind}`);
+      if (r !== undefined) out[i] = rowToLease(r);
+    }
+    return true;
   }
 
   getByClient(clientDuid: string, iaid?: number): Lease[] {
@@ -699,10 +804,11 @@ export class SqliteBindingStore implements BindingStore {
   countByPool(): PoolStatusCount[] {
     return this.#read("counting leases by pool", () =>
       (this.#stmt(
-        `SELECT pool, owner, status, count(*) AS n FROM lease
-         GROUP BY pool, owner, status ORDER BY pool, owner, status`,
+        `SELECT pool, kind, owner, status, count(*) AS n FROM lease
+         GROUP BY pool, kind, owner, status ORDER BY pool, kind, owner, status`,
       ).all() as Row[]).map((r) => ({
         pool: r.pool as string,
+        kind: r.kind as LeaseKind,
         owner: r.owner as PoolOwner,
         status: r.status as BindingStatus,
         count: r.n as number,
@@ -755,7 +861,7 @@ export class SqliteBindingStore implements BindingStore {
 
   apply(writes: readonly StoreWrite[]): void {
     if (this.#closed) throw new StoreError("closed", "the binding store is closed", this.#path);
-    const ws = fastCanonicalWrites(writes); // validate all before touching the file
+    const ws = canonicalWrites(writes); // validate all before touching the file
     if (ws.length === 0) return;
     // An UPSERT, not INSERT OR REPLACE: a renewal rewrites only the indexes whose columns
     // changed instead of deleting and re-inserting the row. Runs of lease writes go
@@ -767,10 +873,17 @@ export class SqliteBindingStore implements BindingStore {
     const flushLeases = () => {
       if (pending === ROWS_PER_INSERT) {
         upsertMany.run(...(params as (string | number | Uint8Array)[]));
-      } else if (pending > 0) {
-        this.#stmt(upsertSql(pending)).run(
-          ...(params.slice(0, 22 * pending) as (string | number | Uint8Array)[]),
-        );
+      } else {
+        // A shorter run goes in power-of-two pieces, in order: at most 7 more statements
+        // are ever prepared.
+        let at = 0;
+        for (let size = ROWS_PER_INSERT >> 1; size > 0; size >>= 1) {
+          if (pending - at < size) continue;
+          this.#stmt(upsertSql(size)).run(
+            ...(params.slice(22 * at, 22 * (at + size)) as (string | number | Uint8Array)[]),
+          );
+          at += size;
+        }
       }
       pending = 0;
     };

@@ -11,6 +11,13 @@
  * @module
  */
 
+import {
+  BINDING_STATUS_NAMES,
+  type BindingStatusName,
+  ENDPOINT_STATE_NAMES,
+  type EndpointStateName,
+} from "../wire/names.ts";
+
 /** The schema version this code writes and reads (kept in `PRAGMA user_version`). */
 export const SCHEMA_VERSION = 1;
 
@@ -18,39 +25,15 @@ export const SCHEMA_VERSION = 1;
 export type LeaseKind = "na" | "pd";
 
 /** Binding-status values (RFC 8156 §5.5.1, meanings in §7.2). */
-export type BindingStatus =
-  | "ACTIVE"
-  | "EXPIRED"
-  | "RELEASED"
-  | "PENDING-FREE"
-  | "FREE"
-  | "FREE-BACKUP"
-  | "ABANDONED"
-  | "RESET";
+export type BindingStatus = BindingStatusName;
 
 /** Every binding status, in wire-code order. */
-export const BINDING_STATUSES: readonly BindingStatus[] = [
-  "ACTIVE",
-  "EXPIRED",
-  "RELEASED",
-  "PENDING-FREE",
-  "FREE",
-  "FREE-BACKUP",
-  "ABANDONED",
-  "RESET",
-];
+export const BINDING_STATUSES: readonly BindingStatus[] = BINDING_STATUS_NAMES;
 
 /** OPTION_F_BINDING_STATUS wire code of each status (RFC 8156 §5.5.1). */
-export const BINDING_STATUS_CODE: Readonly<Record<BindingStatus, number>> = {
-  "ACTIVE": 1,
-  "EXPIRED": 2,
-  "RELEASED": 3,
-  "PENDING-FREE": 4,
-  "FREE": 5,
-  "FREE-BACKUP": 6,
-  "ABANDONED": 7,
-  "RESET": 8,
-};
+export const BINDING_STATUS_CODE: Readonly<Record<BindingStatus, number>> = Object.fromEntries(
+  BINDING_STATUS_NAMES.map((name, i) => [name, i + 1]),
+) as Record<BindingStatus, number>;
 
 /** Which server's pool a lease belongs to (RFC 8156 §4.2; `none` when not in failover). */
 export type PoolOwner = "primary" | "secondary" | "none";
@@ -122,31 +105,10 @@ export interface LeaseKey {
 }
 
 /** Failover endpoint states (RFC 8156 §8, wire codes of OPTION_F_SERVER_STATE §5.5.16). */
-export type EndpointStateName =
-  | "STARTUP"
-  | "NORMAL"
-  | "COMMUNICATIONS-INTERRUPTED"
-  | "PARTNER-DOWN"
-  | "POTENTIAL-CONFLICT"
-  | "RECOVER"
-  | "RECOVER-WAIT"
-  | "RECOVER-DONE"
-  | "RESOLUTION-INTERRUPTED"
-  | "CONFLICT-DONE";
+export type { EndpointStateName };
 
 /** Every endpoint state, in wire-code order (1–10). */
-export const ENDPOINT_STATES: readonly EndpointStateName[] = [
-  "STARTUP",
-  "NORMAL",
-  "COMMUNICATIONS-INTERRUPTED",
-  "PARTNER-DOWN",
-  "POTENTIAL-CONFLICT",
-  "RECOVER",
-  "RECOVER-WAIT",
-  "RECOVER-DONE",
-  "RESOLUTION-INTERRUPTED",
-  "CONFLICT-DONE",
-];
+export const ENDPOINT_STATES: readonly EndpointStateName[] = ENDPOINT_STATE_NAMES;
 
 /**
  * What RFC 8156 §8.2 says an endpoint keeps in stable storage, for one relationship.
@@ -219,6 +181,8 @@ export interface LeasePage {
 export interface PoolStatusCount {
   /** Pool name (`""` for leases without a pool). */
   pool: string;
+  /** Addresses (`na`) or delegated prefixes (`pd`). */
+  kind: LeaseKind;
   /** Owner of those leases. */
   owner: PoolOwner;
   /** Binding status. */

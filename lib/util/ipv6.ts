@@ -7,6 +7,8 @@
  * @module
  */
 
+import { formatIPv6Bytes, parseIPv6Into } from "./ipv6_octets.ts";
+
 /** The number of addresses in the whole IPv6 space, 2^128. */
 export const IPV6_SPACE: bigint = 1n << 128n;
 
@@ -29,30 +31,10 @@ export interface AddressRange {
   end: bigint;
 }
 
-const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
-const DOTTED_QUAD = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-function parseGroups(part: string, allowV4: boolean): number[] | undefined {
-  if (part === "") return [];
-  const out: number[] = [];
-  const pieces = part.split(":");
-  for (let i = 0; i < pieces.length; i++) {
-    const p = pieces[i];
-    if (allowV4 && i === pieces.length - 1 && p.includes(".")) {
-      const m = DOTTED_QUAD.exec(p);
-      if (!m) return undefined;
-      const b = m.slice(1).map((x) => Number(x));
-      if (b.some((x, j) => x > 255 || (m[j + 1].length > 1 && m[j + 1][0] === "0"))) {
-        return undefined;
-      }
-      out.push((b[0] << 8) | b[1], (b[2] << 8) | b[3]);
-    } else {
-      if (!HEX_GROUP.test(p)) return undefined;
-      out.push(parseInt(p, 16));
-    }
-  }
-  return out;
-}
+/** Scratch octets of the conversions below (synchronous, so one buffer serves every call). */
+const OCTETS = new Uint8Array(16);
+const OCTETS_VIEW = new DataView(OCTETS.buffer);
+const LOW_64 = (1n << 64n) - 1n;
 
 /**
  * Parses IPv6 text (any RFC 4291 §2.2 form, including `::` and a trailing dotted quad).
@@ -69,25 +51,8 @@ function parseGroups(part: string, allowV4: boolean): number[] | undefined {
  * ```
  */
 export function parseIPv6(text: string): bigint | undefined {
-  if (typeof text !== "string" || text.length === 0 || text.length > 45) return undefined;
-  const dbl = text.indexOf("::");
-  let groups: number[];
-  if (dbl >= 0) {
-    if (text.indexOf("::", dbl + 1) >= 0) return undefined;
-    const head = parseGroups(text.slice(0, dbl), false);
-    const tail = parseGroups(text.slice(dbl + 2), true);
-    if (!head || !tail) return undefined;
-    const missing = 8 - head.length - tail.length;
-    if (missing < 1) return undefined;
-    groups = [...head, ...new Array<number>(missing).fill(0), ...tail];
-  } else {
-    const all = parseGroups(text, true);
-    if (!all || all.length !== 8) return undefined;
-    groups = all;
-  }
-  let hex = "0x";
-  for (const g of groups) hex += g.toString(16).padStart(4, "0");
-  return BigInt(hex);
+  if (!parseIPv6Into(text, OCTETS, 0)) return undefined;
+  return (OCTETS_VIEW.getBigUint64(0) << 64n) | OCTETS_VIEW.getBigUint64(8);
 }
 
 /**
@@ -106,30 +71,9 @@ export function parseIPv6(text: string): bigint | undefined {
  */
 export function formatIPv6(addr: bigint): string {
   if (addr < 0n || addr > IPV6_MAX) throw new RangeError(`not an IPv6 address: ${addr}`);
-  const full = addr.toString(16).padStart(32, "0");
-  const groups: number[] = [];
-  for (let i = 0; i < 32; i += 4) groups.push(parseInt(full.slice(i, i + 4), 16));
-  if (addr >> 32n === 0xffffn) {
-    const v4 = Number(addr & 0xffff_ffffn);
-    return `::ffff:${v4 >>> 24}.${(v4 >>> 16) & 255}.${(v4 >>> 8) & 255}.${v4 & 255}`;
-  }
-  let bestStart = -1, bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+  OCTETS_VIEW.setBigUint64(0, addr >> 64n);
+  OCTETS_VIEW.setBigUint64(8, addr & LOW_64);
+  return formatIPv6Bytes(OCTETS, 0);
 }
 
 /** The mask with the first `length` bits set. */
@@ -268,17 +212,13 @@ export function nthPrefix(
   return { address: p.address + (i << BigInt(128 - delegatedLength)), length: delegatedLength };
 }
 
-function nibble(hex: string, i: number): number {
-  const c = hex.charCodeAt(i);
-  return c <= 57 ? c - 48 : c - 87; // '0'-'9', 'a'-'f'
-}
-
 /** The 16 network-order bytes of an address. */
 export function ipv6ToBytes(addr: bigint): Uint8Array {
   if (addr < 0n || addr > IPV6_MAX) throw new RangeError(`not an IPv6 address: ${addr}`);
-  const hex = addr.toString(16).padStart(32, "0");
   const out = new Uint8Array(16);
-  for (let i = 0; i < 16; i++) out[i] = (nibble(hex, i * 2) << 4) | nibble(hex, i * 2 + 1);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, addr >> 64n);
+  view.setBigUint64(8, addr & LOW_64);
   return out;
 }
 
@@ -287,9 +227,8 @@ export function bytesToIPv6(bytes: Uint8Array, offset = 0): bigint {
   if (offset < 0 || offset + 16 > bytes.length) {
     throw new RangeError(`need 16 bytes at offset ${offset}, have ${bytes.length - offset}`);
   }
-  let hex = "0x";
-  for (let i = 0; i < 16; i++) hex += bytes[offset + i].toString(16).padStart(2, "0");
-  return BigInt(hex);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, 16);
+  return (view.getBigUint64(0) << 64n) | view.getBigUint64(8);
 }
 
 /**
@@ -305,6 +244,5 @@ export function bytesToIPv6(bytes: Uint8Array, offset = 0): bigint {
  * ```
  */
 export function canonicalIPv6(text: string): string | undefined {
-  const a = parseIPv6(text);
-  return a === undefined ? undefined : formatIPv6(a);
+  return parseIPv6Into(text, OCTETS, 0) ? formatIPv6Bytes(OCTETS, 0) : undefined;
 }

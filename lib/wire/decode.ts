@@ -11,7 +11,7 @@
 
 import { decodeName, isNameError } from "./dnsname.ts";
 import type { WireError } from "./errors.ts";
-import { formatIPv6Bytes } from "./ipv6.ts";
+import { formatIPv6Bytes } from "../util/ipv6_octets.ts";
 import {
   isKnownBindingStatus,
   isKnownFailoverState,

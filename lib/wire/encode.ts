@@ -11,7 +11,7 @@ import { ByteWriter } from "./bytes.ts";
 import { SCALAR_OPTIONS } from "./layout.ts";
 import { encodeName } from "./dnsname.ts";
 import { WireEncodeError } from "./errors.ts";
-import { parseIPv6Bytes, parseIPv6Into } from "./ipv6.ts";
+import { parseIPv6Bytes, parseIPv6Into } from "../util/ipv6_octets.ts";
 import { optionShortName } from "./names.ts";
 import {
   type DhcpOption,

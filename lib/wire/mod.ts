@@ -10,7 +10,7 @@ export * from "./types.ts";
 export * from "./errors.ts";
 export * from "./names.ts";
 export * from "./bytes.ts";
-export * from "./ipv6.ts";
+export * from "../util/ipv6_octets.ts";
 export * from "./dnsname.ts";
 export * from "./duid.ts";
 export * from "./time.ts";

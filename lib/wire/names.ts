@@ -145,8 +145,11 @@ const STATUS_NAMES: readonly string[] = [
   "ExcessiveTimeSkew",
 ];
 
-const STATE_NAMES: readonly string[] = [
-  "",
+/**
+ * The failover endpoint states (RFC 8156 §5.5.16 OPTION_F_SERVER_STATE), in wire-code order:
+ * the state with code `n` is at index `n - 1`.
+ */
+export const ENDPOINT_STATE_NAMES = [
   "STARTUP",
   "NORMAL",
   "COMMUNICATIONS-INTERRUPTED",
@@ -157,10 +160,16 @@ const STATE_NAMES: readonly string[] = [
   "RECOVER-DONE",
   "RESOLUTION-INTERRUPTED",
   "CONFLICT-DONE",
-];
+] as const;
 
-const BINDING_STATUS_NAMES: readonly string[] = [
-  "",
+/** A failover endpoint state's name, e.g. `PARTNER-DOWN`. */
+export type EndpointStateName = typeof ENDPOINT_STATE_NAMES[number];
+
+/**
+ * The binding-status values (RFC 8156 §5.5.1 OPTION_F_BINDING_STATUS), in wire-code order: the
+ * status with code `n` is at index `n - 1` (0 is reserved).
+ */
+export const BINDING_STATUS_NAMES = [
   "ACTIVE",
   "EXPIRED",
   "RELEASED",
@@ -169,7 +178,10 @@ const BINDING_STATUS_NAMES: readonly string[] = [
   "FREE-BACKUP",
   "ABANDONED",
   "RESET",
-];
+] as const;
+
+/** A binding status's name, e.g. `FREE-BACKUP`. */
+export type BindingStatusName = typeof BINDING_STATUS_NAMES[number];
 
 const DUID_TYPE_NAMES: Record<number, string> = {
   1: "DUID-LLT",
@@ -249,22 +261,22 @@ export function isKnownStatusCode(statusCode: number): boolean {
 
 /** Name of a failover endpoint state, e.g. `PARTNER-DOWN`; `UNKNOWN-<n>` otherwise. */
 export function failoverStateName(state: number): string {
-  return (state >= 1 && STATE_NAMES[state]) || `UNKNOWN-${state}`;
+  return (state >= 1 && ENDPOINT_STATE_NAMES[state - 1]) || `UNKNOWN-${state}`;
 }
 
 /** True for the state codes 1–10. */
 export function isKnownFailoverState(state: number): boolean {
-  return Number.isInteger(state) && state >= 1 && state < STATE_NAMES.length;
+  return Number.isInteger(state) && state >= 1 && state <= ENDPOINT_STATE_NAMES.length;
 }
 
 /** Name of a binding status, e.g. `FREE-BACKUP`; `UNKNOWN-<n>` otherwise (0 is reserved). */
 export function bindingStatusName(status: number): string {
-  return (status >= 1 && BINDING_STATUS_NAMES[status]) || `UNKNOWN-${status}`;
+  return (status >= 1 && BINDING_STATUS_NAMES[status - 1]) || `UNKNOWN-${status}`;
 }
 
 /** True for the binding-status codes 1–8. */
 export function isKnownBindingStatus(status: number): boolean {
-  return Number.isInteger(status) && status >= 1 && status < BINDING_STATUS_NAMES.length;
+  return Number.isInteger(status) && status >= 1 && status <= BINDING_STATUS_NAMES.length;
 }
 
 /** Name of a DUID type, e.g. `DUID-LLT`; `DUID-<n>` otherwise. */

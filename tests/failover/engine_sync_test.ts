@@ -539,7 +539,7 @@ Deno.test("POOLREQ → POOLRESP (same id), then FREE prefixes handed over as FRE
     stream: count.stream,
     leases: [],
     done: true,
-    counts: [{ pool: "pd", owner: "primary", status: "FREE", count: 8 }],
+    counts: [{ pool: "pd", kind: "pd", owner: "primary", status: "FREE", count: 8 }],
   }, T0);
   const list = r.actions.find((a) => a.type === "read-bindings");
   assert.ok(list && list.type === "read-bindings" && list.source.kind === "list");

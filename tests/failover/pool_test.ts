@@ -41,9 +41,27 @@ Deno.test("PENDING-FREE leads to FREE/FREE-BACKUP by half for addresses, FREE fo
 
 Deno.test("planRebalance: toward the share, nothing within the hysteresis", () => {
   const c = (free: number, fb: number) => [
-    { pool: "p", owner: "primary" as const, status: "FREE" as const, count: free },
-    { pool: "p", owner: "secondary" as const, status: "FREE-BACKUP" as const, count: fb },
-    { pool: "p", owner: "primary" as const, status: "ACTIVE" as const, count: 50 },
+    {
+      pool: "p",
+      kind: "pd" as const,
+      owner: "primary" as const,
+      status: "FREE" as const,
+      count: free,
+    },
+    {
+      pool: "p",
+      kind: "pd" as const,
+      owner: "secondary" as const,
+      status: "FREE-BACKUP" as const,
+      count: fb,
+    },
+    {
+      pool: "p",
+      kind: "pd" as const,
+      owner: "primary" as const,
+      status: "ACTIVE" as const,
+      count: 50,
+    },
   ];
   const policy = { secondaryShare: 0.5, hysteresis: 0.1 };
   assert.deepEqual(planRebalance(c(100, 0), policy).map((m) => [m.give, m.take]), [[50, 0]]);
@@ -54,6 +72,27 @@ Deno.test("planRebalance: toward the share, nothing within the hysteresis", () =
     planRebalance(c(3, 0), { secondaryShare: 0.5, hysteresis: 0 }).map((m) => m.give),
     [2],
   );
+});
+
+Deno.test("planRebalance: address pools never balance (they split by the low-order bit, §4.2.1)", () => {
+  const policy = { secondaryShare: 0.5, hysteresis: 0 };
+  const counts = [
+    {
+      pool: "a",
+      kind: "na" as const,
+      owner: "primary" as const,
+      status: "FREE" as const,
+      count: 100,
+    },
+    {
+      pool: "p",
+      kind: "pd" as const,
+      owner: "primary" as const,
+      status: "FREE" as const,
+      count: 10,
+    },
+  ];
+  assert.deepEqual(planRebalance(counts, policy).map((m) => [m.pool, m.give]), [["p", 5]]);
 });
 
 Deno.test("binding status codes (§5.5.1) and wire time conversions", () => {

@@ -306,6 +306,59 @@ Deno.test("check: a Reply to a Release ends the grant, so the address may go to 
   );
 });
 
+Deno.test("check: a lease that expires while its server's list is read is not lost; a later one is", () => {
+  // Fault (b) once reported 1-14 "lost" prefixes: leases of 30 s (MCLT) whose lifetime ended
+  // seconds after `checkAt`, while the second page of the primary's list (the prefixes, after
+  // 10,000 rows) was still being read; the primary had rightly expired them by then.
+  const g = (lease: string, client: string, at: number): ClientGrant => ({
+    at,
+    server: "s1",
+    clientDuid: client,
+    iaid: 1,
+    kind: "pd",
+    lease,
+    valid: 30,
+    answers: "REQUEST",
+  });
+  const checkAt = T0 + 100_000;
+  const grants = [
+    g("fd00:f6:100:1f19::/64", "aa", checkAt - 30_000 + 4_000), // ends 4 s after checkAt
+    g("fd00:f6:100:1f1a::/64", "bb", checkAt - 30_000 + 20_000), // ends 20 s after checkAt
+  ];
+  const expired: HeldLease = {
+    kind: "pd",
+    lease: "fd00:f6:100:1f19::/64",
+    status: "EXPIRED",
+    clientDuid: "aa",
+    iaid: 1,
+  };
+  const base = { acks: [], ends: [], spans: {}, mclt: 30, grants, checkAt };
+  // s1's list was done 7 s after checkAt, s2's at once (it still had the first ACTIVE).
+  const s2: HeldLease[] = [{ ...expired, status: "ACTIVE" }, {
+    ...expired,
+    lease: "fd00:f6:100:1f1a::/64",
+    status: "ACTIVE",
+    clientDuid: "bb",
+  }];
+  const r = checkRun({
+    ...base,
+    held: { s1: [expired], s2 },
+    heldReadEnd: { s1: checkAt + 7_000, s2: checkAt + 100 },
+  });
+  // The second lease outlives every read: its absence on s1 is a loss.
+  assert.deepEqual(r.lost, { s1: 1, s2: 0 });
+  assert.deepEqual(r.expiredWhileRead, { s1: 1, s2: 0 });
+  assert.equal(r.unexpired, 2);
+  assert.match(r.examples.join("\n"), /lost: s1 does not hold fd00:f6:100:1f1a::\/64 for bb/);
+  // The first one ends inside the read window: not compared between the servers either.
+  assert.equal(r.bindingsDiffer, 1);
+  assert.equal(r.settling, 1);
+  // Without the read times (everything read at checkAt) the expired one counts as lost.
+  const old = checkRun({ ...base, held: { s1: [expired], s2 } });
+  assert.deepEqual(old.lost, { s1: 2, s2: 0 });
+  assert.deepEqual(old.expiredWhileRead, { s1: 0, s2: 0 });
+});
+
 Deno.test("check: new leases from the partner's half are counted, renewals are not", () => {
   const g = (at: number, server: string, client: string, lease: string): ClientGrant => ({
     at,

@@ -68,3 +68,16 @@ Deno.test("config: the engine gets the relationship's scope, timers and MCLT fro
     "a secondary starts from a placeholder and adopts the primary's MCLT",
   );
 });
+
+Deno.test("config: connectTimeout under a relationship (default 5 s) bounds the primary's connect", () => {
+  const text = pairYaml({ ...base, role: "primary", mclt: 60 });
+  assert.equal(parseConfig(text).failover[0].connectTimeout, 5);
+  const set = parseConfig(
+    text.replace("    maxUnacked:", "    connectTimeout: 2s\n    maxUnacked:"),
+  );
+  assert.equal(set.failover[0].connectTimeout, 2);
+  assert.throws(
+    () => parseConfig(text.replace("    maxUnacked:", "    connectTimeout: soon\n    maxUnacked:")),
+    /connectTimeout/,
+  );
+});

@@ -48,7 +48,7 @@ function askedToGive(n: number, maxUnacked: number): { state: EngineState; strea
     stream: count.stream,
     leases: [],
     done: true,
-    counts: [{ pool: "pd", owner: "primary", status: "FREE", count: 2 * n }],
+    counts: [{ pool: "pd", kind: "pd", owner: "primary", status: "FREE", count: 2 * n }],
   }, T0);
   const list = r.actions.find((a) => a.type === "read-bindings");
   assert.ok(list?.type === "read-bindings" && list.source.kind === "list");

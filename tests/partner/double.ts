@@ -1,8 +1,11 @@
 /**
  * A small RFC 8156 peer for testing the partner: the system under test of the conformance
  * suite when our engine is not in the loop. Built directly on lib/wire (it shares no protocol
- * code with lib/partner); it uses lib/partner's `Network` and `Scheduler` only to run over the
- * in-memory network under virtual time, or over real TCP.
+ * code with lib/partner or the engine); its connections come from the shared connection shell
+ * (lib/failover/connection.ts: the primary's connect-and-retry loop, the secondary's listener
+ * where a new connection replaces the old one, optional STARTTLS), over lib/partner's `Network`
+ * and `Scheduler` so it runs over the in-memory network under virtual time, or over real TCP.
+ * The shell only carries octets: every protocol rule, and so every `Break`, stays in here.
  *
  * Well behaved by default. Each `Break` switches off exactly one rule, so a test can show that
  * the conformance scenario guarding that rule fails.
@@ -22,7 +25,21 @@ import type {
   FailoverMsgType,
   Message,
 } from "../../lib/wire/types.ts";
-import type { Conn, Endpoint, Listener, Network } from "../../lib/partner/net.ts";
+import {
+  type ConnectionDriver,
+  type ConnectionHandle,
+  type ConnListener,
+  runPrimary,
+  runSecondary,
+} from "../../lib/failover/connection.ts";
+import type { Transport } from "../../lib/failover/driver.ts";
+import { startTlsAcceptor, startTlsConnector, type TlsOptions } from "../../lib/failover/tls.ts";
+import {
+  type Endpoint,
+  type Network,
+  networkConnector,
+  shellListener,
+} from "../../lib/partner/net.ts";
 import type { Scheduler, TimerId } from "../../lib/partner/scheduler.ts";
 
 /** One rule the double can break. */
@@ -96,6 +113,13 @@ export interface DoubleOptions {
   /** Primary: reconnect interval in ms (default 500). */
   retryMs?: number;
   log?: (line: string) => void;
+  /**
+   * Secure mode over real TCP (the network is then unused). A secondary double needs a
+   * `listener` from `nodeListener` for it.
+   */
+  tls?: TlsOptions;
+  /** Secondary: listen on this instead of `network.listen(listen)` (e.g. a `nodeListener`). */
+  listener?: ConnListener;
 }
 
 interface Binding {
@@ -136,7 +160,8 @@ export class TestPeer {
   readonly bindings = new Map<string, Binding>();
   /** Number of connections handled. */
   connections = 0;
-  #listener: Listener | undefined;
+  #local: Endpoint | undefined;
+  #handle: ConnectionHandle | undefined;
   #stopped = false;
   #current: PeerConn | undefined;
   #xid = 0x100;
@@ -149,7 +174,7 @@ export class TestPeer {
 
   /** The endpoint it listens on (secondary). */
   get local(): Endpoint | undefined {
-    return this.#listener?.local;
+    return this.#local;
   }
 
   log(line: string): void {
@@ -165,46 +190,58 @@ export class TestPeer {
     return absoluteTimeFromMs(this.o.scheduler.now());
   }
 
+  /** What the connection shell drives: one `PeerConn` per attached connection. */
+  #driver(): ConnectionDriver {
+    // deno-lint-ignore no-this-alias
+    const peer = this;
+    return {
+      relationship: "",
+      get connectionAccepted() {
+        return peer.#current?.open ?? false;
+      },
+      attach: (t: Transport) => {
+        this.#current?.close();
+        this.#current = new PeerConn(this, t);
+        if (this.o.role === "primary") this.#current.sendConnect();
+      },
+      receive: (chunk: Uint8Array) => this.#current?.receive(chunk),
+      detach: (_reason: string, t?: Transport) => {
+        if (!this.#current || (t && this.#current.transport !== t)) return;
+        this.#current.close();
+        this.#current = undefined;
+      },
+      stop: () => Promise.resolve(),
+    };
+  }
+
   /** Starts listening (secondary) or connecting (primary). */
   start(): void {
-    if (this.o.role === "secondary") {
-      this.#listener = this.o.network.listen(this.o.listen ?? { address: "::1", port: 0 });
-      this.#acceptLoop(this.#listener);
-    } else this.#dial();
-  }
-
-  async #acceptLoop(l: Listener): Promise<void> {
-    while (!this.#stopped) {
-      let c: Conn;
-      try {
-        c = await l.accept();
-      } catch {
-        return;
-      }
-      if (this.#stopped) {
-        c.close();
-        return;
-      }
-      this.#current?.close();
-      this.#current = new PeerConn(this, c);
+    const log = (line: string) => this.log(line);
+    const o = this.o;
+    if (o.role === "secondary") {
+      const listener = o.listener ??
+        shellListener(o.network.listen(o.listen ?? { address: "::1", port: 0 }));
+      const a = listener.addr as Deno.NetAddr;
+      this.#local = { address: a.hostname, port: a.port };
+      this.#handle = runSecondary({
+        drivers: [this.#driver()],
+        listener,
+        accept: o.tls ? startTlsAcceptor(o.tls, log) : undefined,
+        log,
+      });
+    } else {
+      const to = o.connect!;
+      const retry = o.retryMs ?? 500;
+      this.#handle = runPrimary({
+        driver: this.#driver(),
+        hostname: to.address,
+        port: to.port,
+        backoff: { initialMs: retry, maxMs: retry, rejectedMs: retry },
+        connect: o.tls ? startTlsConnector(o.tls) : networkConnector(o.network),
+        timers: o.scheduler,
+        log,
+      });
     }
-  }
-
-  #dial(): void {
-    if (this.#stopped) return;
-    this.o.network.connect(this.o.connect!).then((c) => {
-      if (this.#stopped) {
-        c.close();
-        return;
-      }
-      this.#current = new PeerConn(this, c, () => this.#retry());
-      this.#current.sendConnect();
-    }, () => this.#retry());
-  }
-
-  #retry(): void {
-    if (this.#stopped) return;
-    this.o.scheduler.setTimer(this.o.retryMs ?? 500, () => this.#dial());
   }
 
   /** Simulates a crash: stops listening and drops the connection. */
@@ -215,16 +252,18 @@ export class TestPeer {
 
   /** Stops everything. */
   stop(): void {
+    if (this.#stopped) return;
     this.#stopped = true;
-    this.#listener?.close();
     this.#current?.close();
+    this.#current = undefined;
+    this.#handle?.stop();
   }
 }
 
 /** One connection of the double. */
 class PeerConn {
   readonly p: TestPeer;
-  readonly conn: Conn;
+  readonly transport: Transport;
   #deframer = new Deframer();
   #open = false;
   #closed = false;
@@ -237,37 +276,34 @@ class PeerConn {
   #queue: FailoverMessage[] = [];
   #outstanding = new Set<number>();
   #updreq: number | undefined;
-  #onClose: (() => void) | undefined;
 
-  constructor(p: TestPeer, conn: Conn, onClose?: () => void) {
+  constructor(p: TestPeer, transport: Transport) {
     this.p = p;
-    this.conn = conn;
-    this.#onClose = onClose;
+    this.transport = transport;
     this.#partnerKeepalive = p.o.keepalive;
     this.#mclt = p.o.mclt;
     p.connections++;
     this.#armRecv();
-    this.#read();
   }
 
   get breaks(): ReadonlySet<Break> {
     return this.p.breaks;
   }
 
-  async #read(): Promise<void> {
-    while (!this.#closed) {
-      const chunk = await this.conn.read();
-      if (chunk === null) {
-        this.close();
-        return;
-      }
-      const r = this.#deframer.push(chunk);
-      for (const f of r.frames) {
-        if (this.#closed) return;
-        this.#onMessage(f.data);
-      }
-      if (r.error) this.close();
+  /** True once CONNECT/CONNECTREPLY went through. */
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /** Octets from the connection (the shell's read loop). */
+  receive(chunk: Uint8Array): void {
+    if (this.#closed) return;
+    const r = this.#deframer.push(chunk);
+    for (const f of r.frames) {
+      if (this.#closed) return;
+      this.#onMessage(f.data);
     }
+    if (r.error) this.close();
   }
 
   close(): void {
@@ -275,13 +311,12 @@ class PeerConn {
     this.#closed = true;
     if (this.#sendTimer !== undefined) this.p.o.scheduler.clearTimer(this.#sendTimer);
     if (this.#recvTimer !== undefined) this.p.o.scheduler.clearTimer(this.#recvTimer);
-    this.conn.close();
-    this.#onClose?.();
+    this.transport.close();
   }
 
   send(m: FailoverMessage): void {
     if (this.#closed) return;
-    this.conn.write(frameMessage(encodeMessage(m))).catch(() => this.close());
+    this.transport.write(frameMessage(encodeMessage(m))).catch(() => this.close());
     this.#armSend();
   }
 

@@ -285,9 +285,13 @@ logging:
       const rel = await dh("-r");
       assert.equal(rel.code, 0, rel.out);
       let released = false;
+      // The Reply (and its log line) leaves after the commit: wait for both.
+      const repliedTo = (type: string) =>
+        serverLog.split("\n").some((l) => l.includes('"replied"') && l.includes(`"${type}"`));
       for (let i = 0; i < 200 && !released; i++) {
         leases = readLeases();
-        released = leases.filter((l) => l.status === "RELEASED").length === 2;
+        released = leases.filter((l) => l.status === "RELEASED").length === 2 &&
+          repliedTo("RELEASE");
         if (!released) await new Promise((res) => setTimeout(res, 50));
       }
       assert.ok(released, `leases after Release: ${JSON.stringify(leases)}\n${serverLog}`);

@@ -6,7 +6,7 @@
  */
 
 import fc from "fast-check";
-import { formatIPv6Bytes } from "../../lib/wire/ipv6.ts";
+import { formatIPv6Bytes } from "../../lib/util/ipv6_octets.ts";
 import { TYPED_OPTION_CODES } from "../../lib/wire/layout.ts";
 import type { DhcpOption, FailoverMsgType, Message } from "../../lib/wire/types.ts";
 

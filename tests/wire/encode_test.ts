@@ -4,7 +4,8 @@ import { decodeName, encodeName, isNameError } from "../../lib/wire/dnsname.ts";
 import { duidEn, duidLl, duidLlt, duidToJson, parseDuid } from "../../lib/wire/duid.ts";
 import { encodeMessage, encodeOption } from "../../lib/wire/encode.ts";
 import { WireEncodeError } from "../../lib/wire/errors.ts";
-import { canonicalIPv6, formatIPv6Bytes, parseIPv6Bytes } from "../../lib/wire/ipv6.ts";
+import { formatIPv6Bytes, parseIPv6Bytes } from "../../lib/util/ipv6_octets.ts";
+import { canonicalIPv6 } from "../../lib/util/ipv6.ts";
 import {
   clientData,
   clientId,

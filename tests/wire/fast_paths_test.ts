@@ -1,14 +1,19 @@
 /**
  * The codec's fast paths give the answers of the general ones: `encodeFrames` ≡ one
  * `frameMessage(encodeMessage(m))` per message (errors included), the allocation-free IPv6
- * parser ≡ the general one, `hexToBytes`' fast path ≡ its separator-stripping rule, and
+ * parser ≡ the general one, `isFormattedIPv6` ≡ comparing with `formatIPv6Bytes`, `hexToBytes`' fast path ≡ its separator-stripping rule, and
  * errors found on the fast encoding path still name their field.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { encodeFrames, encodeMessage } from "../../lib/wire/encode.ts";
 import { Deframer, frameMessage } from "../../lib/wire/framing.ts";
-import { parseIPv6Bytes, parseIPv6Into } from "../../lib/wire/ipv6.ts";
+import {
+  formatIPv6Bytes,
+  isFormattedIPv6,
+  parseIPv6Bytes,
+  parseIPv6Into,
+} from "../../lib/util/ipv6_octets.ts";
 import { hexToBytes } from "../../lib/wire/bytes.ts";
 import { WireEncodeError } from "../../lib/wire/errors.ts";
 import { failoverMessage, iaAddr, iaNa } from "../../lib/wire/options.ts";
@@ -170,4 +175,50 @@ Deno.test("Deframer: any cut of the stream gives the frames, errors and counts o
     ),
     { numRuns: 3000 },
   );
+});
+
+/** 16 octets with runs of zero groups and IPv4-mapped forms common. */
+const octets16: fc.Arbitrary<Uint8Array> = fc.array(
+  fc.oneof(fc.constant(0), fc.constant(0xffff), fc.integer({ min: 0, max: 0xffff })),
+  { minLength: 8, maxLength: 8 },
+).map((g) => {
+  const b = new Uint8Array(16);
+  g.forEach((v, i) => {
+    b[2 * i] = v >> 8;
+    b[2 * i + 1] = v & 0xff;
+  });
+  return b;
+});
+
+Deno.test("isFormattedIPv6: true exactly for the text formatIPv6Bytes gives", () => {
+  fc.assert(
+    fc.property(
+      octets16,
+      fc.constantFrom("same", "upper", "expanded", "padded", "suffix", "other"),
+      octets16,
+      (b, how, other) => {
+        const text = formatIPv6Bytes(b);
+        const variant = how === "same"
+          ? text
+          : how === "upper"
+          ? text.toUpperCase()
+          : how === "expanded"
+          ? Array.from({ length: 8 }, (_, i) => ((b[2 * i] << 8) | b[2 * i + 1]).toString(16))
+            .join(":")
+          : how === "padded"
+          ? text.replace(/(^|:)([0-9a-f]{1,3})(?=:|$)/, "$10$2")
+          : how === "suffix"
+          ? text + "0"
+          : formatIPv6Bytes(other);
+        assert.equal(isFormattedIPv6(b, 0, variant), variant === text, `${how}: ${variant}`);
+      },
+    ),
+    { numRuns: 3000 },
+  );
+  // At an offset, as the decoder reads addresses.
+  const buf = new Uint8Array(20);
+  buf.set([0x20, 0x01, 0x0d, 0xb8], 4);
+  buf[19] = 1;
+  assert.equal(isFormattedIPv6(buf, 4, "2001:db8::1"), true);
+  assert.equal(isFormattedIPv6(buf, 4, "2001:db8:0::1"), false);
 });

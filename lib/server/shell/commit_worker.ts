@@ -13,7 +13,7 @@
 import { BatchCommitter } from "../../store/batch.ts";
 import { SqliteBindingStore } from "../../store/sqlite.ts";
 import { StoreError } from "../../store/types.ts";
-import type { WorkerReply, WorkerRequest } from "./committer.ts";
+import type { WorkerReply, WorkerRequest, WriteRequest } from "./committer.ts";
 
 let store: SqliteBindingStore | undefined;
 let committer: BatchCommitter | undefined;
@@ -48,6 +48,20 @@ function errorOf(e: unknown): { kind: string; message: string } {
   return { kind: "io", message: e instanceof Error ? e.message : String(e) };
 }
 
+function write(m: WriteRequest): void {
+  if (committer === undefined) {
+    if (m.lazyId !== undefined) settle(m.lazyId, { kind: "closed", message: "not open" });
+    settle(m.id, { kind: "closed", message: "not open" });
+    return;
+  }
+  if (m.lazy && m.lazyId !== undefined) {
+    // In front of `writes`, in the same batch, as a writer of its own.
+    const lazyId = m.lazyId;
+    committer.write(m.lazy).then(() => settle(lazyId), (e) => settle(lazyId, errorOf(e)));
+  }
+  committer.write(m.writes).then(() => settle(m.id), (e) => settle(m.id, errorOf(e)));
+}
+
 self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
   const m = ev.data;
   switch (m.type) {
@@ -64,14 +78,12 @@ self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
       }
       return;
     }
-    case "write": {
-      if (committer === undefined) {
-        settle(m.id, { kind: "closed", message: "not open" });
-        return;
-      }
-      committer.write(m.writes).then(() => settle(m.id), (e) => settle(m.id, errorOf(e)));
+    case "write":
+      write(m);
       return;
-    }
+    case "writes":
+      for (const w of m.list) write(w);
+      return;
     case "close": {
       (async () => {
         try {

@@ -11,9 +11,17 @@
  *
  * Either way a Reply is sent only after its writes are committed.
  *
+ * **Lazy writes** ({@linkcode Committer.writeLazy}): writes whose loss is harmless (the
+ * primary's record that a BNDUPD was acknowledged: a lost one only makes it send the BNDUPD
+ * again after a restart) wait in memory and ride along, in front, with the next ordinary write,
+ * in its transaction, so they cost no commit of their own; with no ordinary write for
+ * {@linkcode LAZY_FLUSH_MS} they are committed alone. Nobody waits for them, and they stay in
+ * order with every other write (written before anything issued after them).
+ *
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import { BatchCommitter, type BatchInfo } from "../../store/batch.ts";
 import {
   type BindingStore,
@@ -28,7 +36,14 @@ export interface Committer {
   readonly mode: "worker" | "in-thread";
   /** Resolves once `writes` are committed (one transaction shared with other writers). */
   write(writes: readonly StoreWrite[]): Promise<void>;
-  /** Resolves once everything written so far has settled. */
+  /**
+   * Queues writes whose loss is harmless (see the module doc): committed in front of the next
+   * {@linkcode write}'s, or alone after {@linkcode LAZY_FLUSH_MS}. A failure is only counted.
+   */
+  writeLazy(writes: readonly StoreWrite[]): void;
+  /** Lazy writes committed so far, and lazy writes that failed. */
+  readonly lazy: { committed: number; failed: number };
+  /** Resolves once everything written so far (lazy writes included) has settled. */
   flush(): Promise<void>;
   /** Commits what is queued and stops. */
   close(): Promise<void>;
@@ -36,10 +51,38 @@ export interface Committer {
   readonly commits: number;
 }
 
-/** Messages to the writer thread. */
+/** How long lazy writes wait for an ordinary write to ride along with, ms. */
+export const LAZY_FLUSH_MS = 100;
+
+/** Lazy writes queued beyond this many are committed at once, alone. */
+export const LAZY_MAX_WRITES = 4096;
+
+/**
+ * One writer's writes for the writer thread. `lazy`: lazy writes to commit in front of
+ * `writes`, in the same transaction, as a writer of their own (whose failure is not `writes`'
+ * failure).
+ */
+export interface WriteRequest {
+  /** Discriminant. */
+  type: "write";
+  /** The writer, answered in a `done` message. */
+  id: number;
+  /** Its writes. */
+  writes: readonly StoreWrite[];
+  /** Lazy writes riding along. */
+  lazy?: readonly StoreWrite[];
+  /** The writer id of `lazy`. */
+  lazyId?: number;
+}
+
+/**
+ * Messages to the writer thread. `writes`: the writes of several writers made in one turn of
+ * the main thread's event loop, handled in order as if each came alone.
+ */
 export type WorkerRequest =
   | { type: "open"; path: string; windowMs: number }
-  | { type: "write"; id: number; writes: readonly StoreWrite[] }
+  | WriteRequest
+  | { type: "writes"; list: readonly WriteRequest[] }
   | { type: "close" };
 
 /** Messages from the writer thread. */
@@ -64,10 +107,52 @@ export interface CommitterOptions {
   worker?: boolean;
 }
 
+/** The lazy writes a committer holds, and the timer that commits them alone. */
+class LazyQueue {
+  #writes: StoreWrite[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #flushAlone: (writes: readonly StoreWrite[]) => void;
+
+  /** @param flushAlone commits lazy writes that found no ordinary write to ride with */
+  constructor(flushAlone: (writes: readonly StoreWrite[]) => void) {
+    this.#flushAlone = flushAlone;
+  }
+
+  add(writes: readonly StoreWrite[]): void {
+    for (const w of writes) this.#writes.push(w);
+    if (this.#writes.length >= LAZY_MAX_WRITES) this.flush();
+    else if (this.#timer === undefined && this.#writes.length > 0) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.flush();
+      }, LAZY_FLUSH_MS);
+      Deno.unrefTimer(this.#timer);
+    }
+  }
+
+  /** The queued writes (then empty), or undefined when there are none. */
+  take(): StoreWrite[] | undefined {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#writes.length === 0) return undefined;
+    const w = this.#writes;
+    this.#writes = [];
+    return w;
+  }
+
+  /** Commits what is queued alone, now. */
+  flush(): void {
+    const w = this.take();
+    if (w) this.#flushAlone(w);
+  }
+}
+
 class InThreadCommitter implements Committer {
   readonly mode = "in-thread" as const;
   readonly #c: BatchCommitter;
   readonly #pending = new Set<Promise<void>>();
+  readonly #lazyQueue = new LazyQueue((w) => this.#writeLazyNow(w));
+  readonly lazy = { committed: 0, failed: 0 };
 
   constructor(store: BindingStore, windowMs: number, onBatch?: (info: BatchInfo) => void) {
     this.#c = new BatchCommitter(store, { windowMs, onBatch });
@@ -77,8 +162,26 @@ class InThreadCommitter implements Committer {
     return this.#c.stats.transactions;
   }
 
+  writeLazy(writes: readonly StoreWrite[]): void {
+    this.#lazyQueue.add(writes);
+  }
+
+  #writeLazyNow(writes: readonly StoreWrite[]): void {
+    const n = writes.length;
+    this.#track(this.#c.write(writes)).then(
+      () => this.lazy.committed += n,
+      () => this.lazy.failed += n,
+    );
+  }
+
   write(writes: readonly StoreWrite[]): Promise<void> {
-    const p = this.#c.write(writes);
+    // In front, in the same batch (both are queued before the batch closes).
+    const lazy = this.#lazyQueue.take();
+    if (lazy) this.#writeLazyNow(lazy);
+    return this.#track(this.#c.write(writes));
+  }
+
+  #track(p: Promise<void>): Promise<void> {
     const settled = p.then(() => {}, () => {});
     this.#pending.add(settled);
     settled.then(() => this.#pending.delete(settled));
@@ -86,6 +189,7 @@ class InThreadCommitter implements Committer {
   }
 
   async flush(): Promise<void> {
+    this.#lazyQueue.flush();
     await this.#c.flush();
     await Promise.all([...this.#pending]);
   }
@@ -106,6 +210,9 @@ class WorkerCommitter implements Committer {
   readonly #waiting = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
   readonly #onBatch?: (info: BatchInfo) => void;
   readonly #pending = new Set<Promise<void>>();
+  readonly #lazyQueue = new LazyQueue((w) => this.#writeLazyNow(w));
+  readonly lazy = { committed: 0, failed: 0 };
+  #outbox: WriteRequest[] = [];
   #nextId = 1;
   #commits = 0;
   #failed?: StoreError;
@@ -155,15 +262,50 @@ class WorkerCommitter implements Committer {
     this.#onClosed?.();
   }
 
+  writeLazy(writes: readonly StoreWrite[]): void {
+    if (this.#failed || this.#closed) {
+      this.lazy.failed += writes.length;
+      return;
+    }
+    this.#lazyQueue.add(writes);
+  }
+
+  #writeLazyNow(writes: readonly StoreWrite[]): void {
+    const n = writes.length;
+    this.#post(writes).then(() => this.lazy.committed += n, () => this.lazy.failed += n);
+  }
+
   write(writes: readonly StoreWrite[]): Promise<void> {
+    return this.#post(writes, this.#lazyQueue.take());
+  }
+
+  #post(writes: readonly StoreWrite[], lazy?: readonly StoreWrite[]): Promise<void> {
     if (this.#failed) return Promise.reject(this.#failed);
     if (this.#closed) return Promise.reject(new StoreError("closed", "the committer is closed"));
     const id = this.#nextId++;
+    const lazyId = lazy ? this.#nextId++ : 0;
+    if (lazy) {
+      const n = lazy.length;
+      this.#waiting.set(lazyId, {
+        resolve: () => this.lazy.committed += n,
+        reject: () => this.lazy.failed += n,
+      });
+    }
     const p = new Promise<void>((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });
       try {
-        this.#worker.postMessage({ type: "write", id, writes } satisfies WorkerRequest);
+        const m: WriteRequest = lazy
+          ? { type: "write", id, writes, lazy, lazyId }
+          : { type: "write", id, writes };
+        // Writes made in one turn of the event loop go to the writer thread in one message
+        // (one wake-up of that thread, one message event each side).
+        this.#outbox.push(m);
+        if (this.#outbox.length === 1) setImmediate(this.#sendOutbox);
       } catch (e) {
+        if (lazy) {
+          this.#waiting.delete(lazyId);
+          this.lazy.failed += lazy.length;
+        }
         this.#waiting.delete(id);
         reject(
           new StoreError(
@@ -179,7 +321,37 @@ class WorkerCommitter implements Committer {
     return p;
   }
 
+  /** Posts the writes queued in this turn: one message, or one each if that one fails. */
+  readonly #sendOutbox = (): void => {
+    const list = this.#outbox;
+    if (list.length === 0) return;
+    this.#outbox = [];
+    try {
+      this.#worker.postMessage(
+        list.length === 1 ? list[0] : { type: "writes", list } satisfies WorkerRequest,
+      );
+      return;
+    } catch { /* one of them cannot be passed: find which */ }
+    for (const m of list) {
+      try {
+        this.#worker.postMessage(m);
+      } catch (e) {
+        const error = new StoreError(
+          "invalid",
+          `cannot pass writes to the writer thread: ${(e as Error).message}`,
+        );
+        for (const id of m.lazyId === undefined ? [m.id] : [m.lazyId, m.id]) {
+          const w = this.#waiting.get(id);
+          this.#waiting.delete(id);
+          w?.reject(error);
+        }
+      }
+    }
+  };
+
   async flush(): Promise<void> {
+    this.#lazyQueue.flush();
+    this.#sendOutbox();
     await Promise.all([...this.#pending]);
   }
 

@@ -9,6 +9,7 @@
  * | `GET /v1/leases?limit=&after=&status=&kind=&duid=` | one page `{leases, next?}` |
  * | `POST /v1/lease/{address or prefix/len}/release` | `{released: lease}`; 404, 409 |
  * | `POST /v1/shutdown` | 202 `{shutdown: true}`, then the server drains and exits |
+ * | `POST /v1/reload` | re-read the configuration file: 200 `{reload: "applied", applied, needsRestart}`; 422 `{reload: "invalid", errors}` (nothing changed); 409 no file |
  * | `GET /v1/failover` | `{relationships: [...]}`: each failover endpoint's status (404 without failover) |
  * | `POST /v1/failover/partner-down?relationship=` | `{partnerDown: "done" or "already", status}`; 409 refused, 400, 404 |
  * | `GET /metrics` | Prometheus text exposition |
@@ -24,6 +25,7 @@ import { BINDING_STATUSES } from "../../store/types.ts";
 import { canonicalIPv6 } from "../../util/ipv6.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 import type { EndpointStatus, PartnerDownOutcome } from "./failover_status.ts";
+import type { ReloadOutcome } from "./reload.ts";
 
 /** What a lease lookup asks for. */
 export type LeaseLookup =
@@ -51,6 +53,8 @@ export interface ControlBackend {
   shutdown(reason: string): void;
   /** The Prometheus text exposition. */
   metrics(): string;
+  /** Re-reads and applies the configuration file (absent: reload is not offered). */
+  reload?(): Promise<ReloadOutcome>;
   /** The status of each failover relationship (absent: the server has none). */
   failover?(): EndpointStatus[];
   /** The operator's "partner is down" command (RFC 8156 §8.4). */
@@ -240,6 +244,30 @@ export async function handleControlRequest(
           return problem(400, r.reason);
         case "unknown-relationship":
           return problem(404, r.reason);
+      }
+    }
+    if (path === "/v1/reload") {
+      if (method !== "POST") return allow("POST");
+      if (!backend.reload) return problem(404, "this server does not reload its configuration");
+      const r = await backend.reload();
+      switch (r.result) {
+        case "applied":
+          return json(200, {
+            reload: "applied",
+            file: r.file,
+            loadedAt: new Date(r.loadedAt).toISOString(),
+            applied: r.applied,
+            needsRestart: r.needsRestart,
+          });
+        case "invalid":
+          return json(422, {
+            error: `${r.file}: ${r.errors.length} error(s); still running on the previous ` +
+              "configuration",
+            reload: "invalid",
+            errors: r.errors,
+          });
+        case "no-file":
+          return json(409, { error: r.message, reload: "no-file" });
       }
     }
     if (path === "/v1/shutdown") {

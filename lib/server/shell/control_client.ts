@@ -12,6 +12,7 @@ export type ControlErrorKind =
   | "bad-request" // 400: the server did not accept the query
   | "not-found" // 404
   | "conflict" // 409: e.g. releasing a lease that is not ACTIVE
+  | "invalid" // 422: e.g. a configuration reload that found errors (body.errors)
   | "server"; // 5xx or an answer that is not JSON
 
 /** A failed control call. */
@@ -68,6 +69,23 @@ export type LeaseJson = Record<string, unknown> & {
   pool: string;
 };
 
+/** An applied configuration reload, as the API reports it. */
+export interface ReloadAnswer {
+  /** The file read. */
+  file: string;
+  /** When it was applied (ISO 8601). */
+  loadedAt: string;
+  /** Changes applied, one line each. */
+  applied: string[];
+  /** Changes kept until a restart, one line each (`listen: changed; restart to apply`). */
+  needsRestart: string[];
+}
+
+/** The strings of a JSON list (anything else: none). */
+export function stringList(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+}
+
 /** Talks to one server's control API. */
 export class ControlClient {
   /** Base URL without a trailing slash. */
@@ -114,6 +132,8 @@ export class ControlClient {
       ? "not-found"
       : status === 409
       ? "conflict"
+      : status === 422
+      ? "invalid"
       : "server";
     throw new ControlError(kind, said, status, body);
   }
@@ -164,6 +184,22 @@ export class ControlClient {
   partnerDown(relationship?: string): Promise<Record<string, unknown>> {
     const q = relationship === undefined ? "" : `?relationship=${encodeURIComponent(relationship)}`;
     return this.#json("POST", `/v1/failover/partner-down${q}`);
+  }
+
+  /**
+   * `POST /v1/reload`: the server re-reads its configuration file. Resolves with
+   * `{reload: "applied", file, loadedAt, applied: string[], needsRestart: string[]}`; an
+   * invalid file is a {@linkcode ControlError} of kind `invalid` whose `body.errors` holds one
+   * line per error; a server without a file answers `conflict`.
+   */
+  async reload(): Promise<ReloadAnswer> {
+    const body = await this.#json("POST", "/v1/reload");
+    return {
+      file: String(body.file ?? ""),
+      loadedAt: String(body.loadedAt ?? ""),
+      applied: stringList(body.applied),
+      needsRestart: stringList(body.needsRestart),
+    };
   }
 
   /** `POST /v1/shutdown`. */

@@ -114,6 +114,16 @@ export interface FailoverServiceOptions {
   >;
   /** Grouping window of the engine's writes, ms (default 0; see `ScopedCommitter`). */
   commitWindowMs?: number;
+  /**
+   * How long the leases of committed client transactions gather before their BNDUPDs go out
+   * together, ms (default {@linkcode UPDATE_GATHER_MS}; 0: after the Replies of one turn).
+   */
+  updateGatherMs?: number;
+  /**
+   * Write acknowledgements lazily (default true): see {@linkcode isAckOnlyChange}. False: every
+   * engine write is durable before what the engine sends next.
+   */
+  lazyAcks?: boolean;
   /** How a primary connects (default plain TCP, STARTTLS with `tls:` files). */
   connect?: (rel: Relationship) => Connector | undefined;
   /** How a secondary prepares accepted connections (STARTTLS). */
@@ -275,6 +285,17 @@ const ACK_BUCKETS = [
   10,
 ];
 
+/**
+ * Default gathering of lazy updates, ms: the leases of the client transactions of this long
+ * go to the partner in one TCP write (BNDUPDs, then one grouped commit and one write of
+ * BNDREPLYs on the partner), instead of one write, commit and reply per transaction. The
+ * partner hears of a lease this much later; nothing waits for it (§4.3).
+ */
+export const UPDATE_GATHER_MS = 20;
+
+/** Leases gathered beyond this many go to the engine at once. */
+export const UPDATE_GATHER_MAX = 512;
+
 /** Delegable prefixes a primary stores as FREE per pool at most (see `#seedPrefixes`). */
 export const SEED_LIMIT = 65_536;
 
@@ -295,6 +316,9 @@ export class FailoverService {
     ((relationship: string, from: EndpointStateName, to: EndpointStateName) => void)[] = [];
   #poolTimer: ReturnType<typeof setInterval> | undefined;
   #changeTimer: ReturnType<typeof setTimeout> | undefined;
+  #changeCount = 0;
+  /** Lease writes of the engines that only record an acknowledgement (written lazily). */
+  readonly #ackOnly = new WeakSet<Lease>();
   #started = false;
   #stopping?: Promise<void>;
 
@@ -327,6 +351,9 @@ export class FailoverService {
         scheduler: options.scheduler?.(rel.name) ?? new RealScheduler(host.clock),
         committer: new ScopedCommitter(host.committer, host.store, svc.#scope, host.core.leases, {
           windowMs: options.commitWindowMs,
+          deferrable: options.lazyAcks === false
+            ? undefined
+            : (w) => w.type === "lease" && svc.#ackOnly.has(w.lease),
         }),
         hooks: svc.#hooks(ep),
       });
@@ -385,6 +412,7 @@ export class FailoverService {
         hostname: ep.rel.peer.address,
         port: ep.rel.peer.port,
         backoff: { ...backoffFor(ep.rel), ...this.#options.backoff },
+        connectTimeoutMs: ep.rel.connectTimeout * 1000,
         connect: this.#options.connect?.(ep.rel) ??
           (this.#tls.has(ep.rel.name) ? startTlsConnector(this.#tls.get(ep.rel.name)!) : undefined),
         log: (line) =>
@@ -470,15 +498,23 @@ export class FailoverService {
       const ep = this.#endpoints.get(a.relationship);
       if (!ep || onlyTimerChanged(c)) continue;
       ep.changed.push(a);
-      if (this.#changeTimer === undefined) {
-        // The Replies of one grouped commit go out in the same turn: their BNDUPDs go together.
-        this.#changeTimer = setTimeout(() => this.#sendChanges(), 0);
+      this.#changeCount++;
+      if (this.#changeCount >= UPDATE_GATHER_MAX) this.#sendChanges();
+      else if (this.#changeTimer === undefined) {
+        // The Replies of one grouped commit go out in the same turn, and those of the next
+        // few milliseconds join them: their BNDUPDs go together.
+        this.#changeTimer = setTimeout(
+          () => this.#sendChanges(),
+          Math.max(0, this.#options.updateGatherMs ?? UPDATE_GATHER_MS),
+        );
       }
     }
   }
 
   #sendChanges(): void {
+    if (this.#changeTimer !== undefined) clearTimeout(this.#changeTimer);
     this.#changeTimer = undefined;
+    this.#changeCount = 0;
     for (const ep of this.#endpoints.values()) {
       if (ep.changed.length === 0) continue;
       const leases = ep.changed;
@@ -511,8 +547,11 @@ export class FailoverService {
 
   #pending(relationship: string): { count: number; capped: boolean } {
     let count = 0;
+    const index = this.#host.core.leases;
     try {
-      for (const _ of this.#host.store.needingUpdate(relationship)) {
+      for (const l of this.#host.store.needingUpdate(relationship)) {
+        // An acknowledgement written lazily is in the index before the store.
+        if (index.get(l)?.updatePending === false) continue;
         if (++count >= PENDING_COUNT_CAP) return { count, capped: true };
       }
     } catch {
@@ -569,6 +608,7 @@ export class FailoverService {
 
   /** Resolves once every engine's writes and sends issued so far are done (tests). */
   async idle(): Promise<void> {
+    if (this.#changeTimer !== undefined) this.#sendChanges();
     for (const ep of this.#endpoints.values()) await ep.driver.idle();
   }
 
@@ -578,7 +618,6 @@ export class FailoverService {
     this.#stopping = (async () => {
       if (this.#poolTimer !== undefined) clearInterval(this.#poolTimer);
       this.#poolTimer = undefined;
-      if (this.#changeTimer !== undefined) clearTimeout(this.#changeTimer);
       this.#sendChanges();
       const eps = [...this.#endpoints.values()];
       await Promise.allSettled(eps.map((ep) => ep.handle?.stop()));
@@ -655,6 +694,7 @@ export class FailoverService {
           const after = scopeLease(w.lease, this.#scope);
           const before = this.#host.core.leases.get(after);
           if (before !== after) changes.push(before ? { before, after } : { after });
+          if (before !== undefined && isAckOnlyChange(before, after)) this.#ackOnly.add(w.lease);
         }
         if (changes.length > 0) {
           this.#host.core.leases.apply(changes);
@@ -789,6 +829,30 @@ function readTls(rel: Relationship, i: number): TlsOptions {
     }
   };
   return { cert: read("cert"), key: read("key"), caCerts: [read("ca")] };
+}
+
+/**
+ * True when `after` differs from `before` only in what an accepting BNDREPLY records on the
+ * sender (digest §5): no update pending any more, the acknowledged partner lifetime, the
+ * partner lifetime cleared. Such a write may be lost without harm (the store still says the
+ * update is pending, so the BNDUPD is sent again after a restart, and an older acknowledged
+ * partner lifetime only gives clients shorter lifetimes), so it is written lazily
+ * (`Committer.writeLazy`): the next BNDUPDs and the client Replies never wait for it.
+ */
+export function isAckOnlyChange(before: Lease, after: Lease): boolean {
+  return after.updatePending === false && after.ackPending === false &&
+    after.ackedPartnerLifetime >= before.ackedPartnerLifetime &&
+    before.kind === after.kind && before.address === after.address &&
+    before.prefixLength === after.prefixLength && before.clientDuid === after.clientDuid &&
+    before.iaid === after.iaid && before.status === after.status &&
+    before.preferredLifetime === after.preferredLifetime &&
+    before.validLifetime === after.validLifetime &&
+    before.expirationTime === after.expirationTime && before.cltTime === after.cltTime &&
+    before.partnerRawCltTime === after.partnerRawCltTime &&
+    before.startTimeOfState === after.startTimeOfState &&
+    before.stateExpirationTime === after.stateExpirationTime && before.owner === after.owner &&
+    before.relationship === after.relationship && before.pool === after.pool &&
+    (after.partnerLifetime === before.partnerLifetime || after.partnerLifetime === 0);
 }
 
 /** True when a change only moved the lease's state timer (nothing the partner hears of). */

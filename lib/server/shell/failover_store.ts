@@ -98,6 +98,12 @@ class StoreView implements BindingStore {
 export interface WriteQueue {
   /** Resolves once `writes` are committed. */
   write(writes: readonly StoreWrite[]): Promise<void>;
+  /**
+   * Queues writes whose loss is harmless, committed with the next `write` (or alone a little
+   * later) without anyone waiting for them (`Committer.writeLazy`). Without it every write is
+   * durable before it resolves.
+   */
+  writeLazy?(writes: readonly StoreWrite[]): void;
   /** Resolves once everything written so far has settled. */
   flush(): Promise<void>;
 }
@@ -114,6 +120,12 @@ export interface ScopedCommitterOptions {
   windowMs?: number;
   /** Send at once when this many writes wait (default 1024). */
   maxWrites?: number;
+  /**
+   * Writes that may be lazy (see {@linkcode WriteQueue.writeLazy}): when every write of one
+   * call is, they are queued lazily and the call resolves at once, so nothing the engine sends
+   * next waits for a commit. Default: none.
+   */
+  deferrable?: (write: StoreWrite) => boolean;
 }
 
 interface Waiting {
@@ -139,6 +151,7 @@ export class ScopedCommitter extends BatchCommitter {
   readonly #index: LeaseIndex | undefined;
   readonly #windowMs: number;
   readonly #maxWrites: number;
+  readonly #deferrable: ((write: StoreWrite) => boolean) | undefined;
   #waiting: Waiting[] = [];
   #count = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -162,9 +175,15 @@ export class ScopedCommitter extends BatchCommitter {
     this.#index = index;
     this.#windowMs = Math.max(0, options.windowMs ?? 0);
     this.#maxWrites = Math.max(1, options.maxWrites ?? 1024);
+    this.#deferrable = options.deferrable;
   }
 
   override write(writes: readonly StoreWrite[]): Promise<void> {
+    const d = this.#deferrable;
+    if (d && this.#target.writeLazy && writes.length > 0 && writes.every(d)) {
+      this.#target.writeLazy(scopeWrites(writes, this.#scope));
+      return RESOLVED;
+    }
     if (this.#windowMs === 0 || !this.#index) {
       return this.#target.write(scopeWrites(writes, this.#scope));
     }
@@ -219,6 +238,8 @@ export class ScopedCommitter extends BatchCommitter {
   }
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /** `writes` with every lease scoped ({@linkcode scopeLease}); the same array when none changed. */
 export function scopeWrites(
   writes: readonly StoreWrite[],
@@ -250,6 +271,17 @@ export class IndexedReads extends StoreView {
    */
   override get(key: LeaseKey): Lease | undefined {
     return this.#index.get(key);
+  }
+  /**
+   * The store's leases pending an update, less those whose newest version (in the index) is
+   * no longer pending: an acknowledgement written lazily (`ScopedCommitter`'s `deferrable`)
+   * reaches the store a little after the index.
+   */
+  override *needingUpdate(relationship?: string): IterableIterator<Lease> {
+    for (const l of this.inner.needingUpdate(relationship)) {
+      if (this.#index.get(l)?.updatePending === false) continue;
+      yield l;
+    }
   }
   /**
    * The store's page, each lease replaced by its newest version from the index and left out

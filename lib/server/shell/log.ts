@@ -138,32 +138,48 @@ export interface LoggerOptions {
 
 /** A structured logger. */
 export class Logger {
-  /** Output format. */
-  readonly format: LogFormat;
-  /** Lowest level written. */
-  readonly level: LogLevel;
+  /** Format and level, shared with every {@linkcode child} (see {@linkcode reconfigure}). */
+  #state: { format: LogFormat; level: LogLevel };
   readonly #clock: Clock;
   readonly #sink: LogSink;
   readonly #fields: LogFields;
 
   /** @param options format, level, clock, sink and fixed fields */
   constructor(options: LoggerOptions = {}) {
-    this.format = options.format ?? "text";
-    this.level = options.level ?? "info";
+    this.#state = { format: options.format ?? "text", level: options.level ?? "info" };
     this.#clock = options.clock ?? systemClock;
     this.#sink = options.sink ?? stderrSink;
     this.#fields = options.fields ?? {};
   }
 
+  /** Output format. */
+  get format(): LogFormat {
+    return this.#state.format;
+  }
+
+  /** Lowest level written. */
+  get level(): LogLevel {
+    return this.#state.level;
+  }
+
+  /**
+   * Changes the format and/or the lowest level of this logger, of the logger it was made
+   * from and of every child of either (a configuration reload).
+   */
+  reconfigure(options: { format?: LogFormat; level?: LogLevel }): void {
+    if (options.format !== undefined) this.#state.format = options.format;
+    if (options.level !== undefined) this.#state.level = options.level;
+  }
+
   /** A logger writing to the same sink with `fields` added to every record. */
   child(fields: LogFields): Logger {
-    return new Logger({
-      format: this.format,
-      level: this.level,
+    const c = new Logger({
       clock: this.#clock,
       sink: this.#sink,
       fields: { ...this.#fields, ...fields },
     });
+    c.#state = this.#state;
+    return c;
   }
 
   /** True when records of `level` are written. */

@@ -312,6 +312,10 @@ export class ServeMetrics {
   readonly poolUtilisation: Gauge;
   /** Seconds since the server started. */
   readonly uptime: Gauge;
+  /** Configuration reloads, by result (`ok`, `invalid`). */
+  readonly configReloads: Counter;
+  /** When the running configuration was loaded (start or last applied reload), Unix seconds. */
+  readonly configLastReloadSuccess: Gauge;
 
   /**
    * @param poolFigures current figures per pool (called at each scrape)
@@ -371,6 +375,15 @@ export class ServeMetrics {
       ["pool", "kind"],
     );
     this.uptime = r.gauge("failover6_uptime_seconds", "Seconds since the server started");
+    this.configReloads = r.counter(
+      "failover6_config_reloads_total",
+      "Configuration reloads (SIGHUP or control API), by result: ok (applied) or invalid",
+      ["result"],
+    );
+    this.configLastReloadSuccess = r.gauge(
+      "failover6_config_last_reload_success_timestamp_seconds",
+      "Unix time the running configuration was loaded (start-up or the last applied reload)",
+    );
     let cache: PoolFigures[] | undefined;
     const figures = () => (cache ??= poolFigures());
     this.poolLeases.collect = (g) => {

@@ -45,6 +45,7 @@ import { FailoverConfigError, FailoverService, type FailoverServiceOptions } fro
 import { Logger, RateLimiter } from "./log.ts";
 import { type PoolFigures, ServeMetrics } from "./metrics.ts";
 import { describeListenEntry, type ListenerInfo, type Peer, UdpListeners } from "./udp.ts";
+import { ConfigReloader, type ReloadOutcome } from "./reload.ts";
 
 /** The version reported by the status endpoint. */
 export const SERVER_VERSION = "0.1.0";
@@ -67,6 +68,8 @@ export interface DhcpServerOptions {
   config: Config;
   /** Where it came from, for logs and status (a file name or `<embedded default>`). */
   configName: string;
+  /** The file {@linkcode DhcpServer.reload} re-reads; absent: nothing to reload. */
+  configFile?: string;
   /** Logs (default: text at the configured level on standard error). */
   logger?: Logger;
   /** Time source (default the system clock). */
@@ -95,7 +98,29 @@ interface Inflight {
   promise: Promise<void>;
 }
 
-/** A running server. */
+/**
+ * A running server: UDP sockets, the core, the lease store with its writer, the control API and
+ * one failover engine per relationship of the configuration.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig, DhcpServer, MemoryBindingStore } from "@failover6/failover6";
+ *
+ * const config = defaultConfig();
+ * config.listen = [{ kind: "unicast", address: "::1", port: 0 }]; // any free port
+ * config.control.enabled = false;
+ * config.server.duid = "000100012a3b4c5d0e0f10111213";
+ * config.logging.level = "warn";
+ * const server = await DhcpServer.start({
+ *   config,
+ *   configName: "example",
+ *   store: new MemoryBindingStore(),
+ * });
+ * assert.ok(server.listeners[0].port > 0);
+ * await server.stop();
+ * ```
+ */
 export class DhcpServer {
   /** Metrics (rendered by `/metrics`). */
   readonly metrics: ServeMetrics;
@@ -107,8 +132,10 @@ export class DhcpServer {
   readonly startedAt: number;
   /** Server DUID as hex, and where it came from. */
   readonly serverDuid: { hex: string; source: string };
-  readonly #config: Config;
+  #config: Config;
   readonly #configName: string;
+  readonly #serverOptions?: ServerOptions;
+  readonly #reloader: ConfigReloader;
   readonly #log: Logger;
   readonly #clock: Clock;
   #committer!: Committer;
@@ -116,6 +143,9 @@ export class DhcpServer {
   readonly #dropLog: RateLimiter;
   readonly #errorLog: RateLimiter;
   readonly #inflight = new Set<Inflight>();
+  /** Datagrams whose commit or send is under way (see #commitThenSend). */
+  #busy = 0;
+  #idle: (() => void)[] = [];
   readonly #onShutdown?: (reason: string) => void;
   #udp?: UdpListeners;
   #failover?: FailoverService;
@@ -144,6 +174,7 @@ export class DhcpServer {
         clock: this.#clock,
       });
     this.#onShutdown = options.onShutdown;
+    this.#serverOptions = options.serverOptions;
     this.store = store;
     this.core = core;
     this.serverDuid = duid;
@@ -155,6 +186,13 @@ export class DhcpServer {
     this.#malformedLog = new RateLimiter({ burst: 1, intervalMs: 10_000, clock: this.#clock });
     this.#dropLog = new RateLimiter({ burst: 1, intervalMs: 10_000, clock: this.#clock });
     this.#errorLog = new RateLimiter({ burst: 5, intervalMs: 10_000, clock: this.#clock });
+    this.#reloader = new ConfigReloader({
+      file: options.configFile,
+      target: { current: () => this.#config, apply: (c) => this.#applyConfig(c) },
+      log: this.#log,
+      metrics: this.metrics,
+      clock: this.#clock,
+    });
     let resolve!: () => void;
     const promise = new Promise<void>((r) => resolve = r);
     this.#finished = { promise, resolve };
@@ -314,6 +352,22 @@ export class DhcpServer {
     }
   }
 
+  /**
+   * Re-reads the configuration file and applies what may change without a restart (see
+   * `reload.ts`); an invalid file changes nothing. Leases are not touched.
+   */
+  reload(trigger = "control API"): Promise<ReloadOutcome> {
+    return this.#reloader.reload(trigger);
+  }
+
+  /** Swaps the compiled settings and logging in one step, between two datagrams. */
+  #applyConfig(config: Config): void {
+    const settings = compileSettings(config, this.#serverOptions); // throws: nothing changed
+    this.core.settings = settings;
+    this.#config = config;
+    this.#log.reconfigure(config.logging);
+  }
+
   /** The failover relationships, when the configuration has any. */
   get failover(): FailoverService | undefined {
     return this.#failover;
@@ -388,7 +442,7 @@ export class DhcpServer {
 
   /** Client transactions waiting for their commit or send. */
   get inflight(): number {
-    return this.#inflight.size;
+    return this.#inflight.size + this.#busy;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -431,69 +485,114 @@ export class DhcpServer {
       unicast: listener.unicast,
     }, now);
     const type = r.kind === "reply" ? r.requestType : r.requestType ?? d.message.msgType;
-    this.metrics.packets.inc({ type: messageTypeName(type) });
+    this.metrics.packets.inc(typeLabels(type));
     if (r.kind === "drop") {
       this.#dropped(r, from);
       return;
     }
     if (r.changes.length === 0) {
-      this.#track(this.#send(r, listener));
+      this.#send(r, listener);
       return;
     }
-    this.#track(this.#commitThenSend(r, listener));
+    this.#commitThenSend(r, listener);
   }
 
-  async #commitThenSend(r: HandleResult & { kind: "reply" }, listener: ListenerInfo) {
-    try {
-      await this.#committer.write(leaseWrites(r.changes));
-    } catch (e) {
-      this.core.revert(r.changes);
-      this.metrics.drops.inc({ reason: "commit-failed" });
-      this.#rateLimitedError("lease commit failed; no reply sent", {
-        to: r.to.address,
-        error: e instanceof Error ? e.message : String(e),
-      });
-      return;
-    }
-    this.#noteDue(r.changes);
-    await this.#send(r, listener);
-    // Lazy update (RFC 8156 §4.3): the partner hears of it after the client has its Reply.
-    this.#failover?.leasesCommitted(r.changes);
+  // The path of each datagram uses callbacks and a counter (#busy) rather than an async
+  // function, a tracked promise and a promise per send: those cost more CPU than the rest of
+  // the shell's work on a datagram.
+
+  #commitThenSend(r: HandleResult & { kind: "reply" }, listener: ListenerInfo): void {
+    this.#busy++;
+    this.#committer.write(leaseWrites(r.changes)).then(() => {
+      try {
+        this.#noteDue(r.changes);
+        // Lazy update (RFC 8156 §4.3): the partner hears of it after the client has its Reply.
+        this.#send(r, listener, this.#failover);
+      } catch (e) {
+        this.#internalError(e, r.to.address);
+      } finally {
+        this.#done();
+      }
+    }, (e) => {
+      try {
+        this.core.revert(r.changes);
+        this.metrics.drops.inc({ reason: "commit-failed" });
+        this.#rateLimitedError("lease commit failed; no reply sent", {
+          to: r.to.address,
+          error: e instanceof Error ? e.message : String(e),
+        });
+      } finally {
+        this.#done();
+      }
+    });
   }
 
-  async #send(r: HandleResult & { kind: "reply" }, listener: ListenerInfo): Promise<void> {
+  /** Encodes and sends the reply; then tells `failover` of its committed changes. */
+  #send(
+    r: HandleResult & { kind: "reply" },
+    listener: ListenerInfo,
+    failover?: FailoverService,
+  ): void {
     let bytes: Uint8Array;
     try {
       bytes = encodeMessage(r.message);
     } catch (e) {
       this.metrics.drops.inc({ reason: "encode-failed" });
       this.#rateLimitedError("reply cannot be encoded", { error: (e as Error).message });
+      failover?.leasesCommitted(r.changes);
       return;
     }
-    try {
-      await this.#udp!.send(listener.id, bytes, r.to.address, r.to.port);
-      this.metrics.replies.inc({
-        type: messageTypeName(r.replyType),
-        request: messageTypeName(r.requestType),
-      });
-      if (this.#log.enabled("debug")) {
-        this.#log.debug("replied", {
-          request: messageTypeName(r.requestType),
-          reply: messageTypeName(r.replyType),
-          to: r.to.address,
-          port: r.to.port,
-          client: r.clientDuid,
-          subnet: r.subnet,
-          changes: r.changes.length,
-        });
+    this.#busy++;
+    this.#udp!.sendWith(listener.id, bytes, r.to.address, r.to.port, (e) => {
+      try {
+        if (e === null) this.#sent(r);
+        else {
+          this.metrics.sendErrors.inc();
+          this.#rateLimitedError("reply could not be sent", {
+            to: r.to.address,
+            port: r.to.port,
+            error: e.message,
+          });
+        }
+        failover?.leasesCommitted(r.changes);
+      } catch (e) {
+        this.#internalError(e, r.to.address);
+      } finally {
+        this.#done();
       }
-    } catch (e) {
-      this.metrics.sendErrors.inc();
-      this.#rateLimitedError("reply could not be sent", {
+    });
+  }
+
+  /** A bug after the core answered must not take the server down: count it, log it. */
+  #internalError(e: unknown, address: string): void {
+    this.metrics.drops.inc({ reason: "internal-error" });
+    this.#rateLimitedError("internal error while handling a datagram", {
+      from: address,
+      error: e instanceof Error ? e.message : String(e),
+    });
+  }
+
+  #sent(r: HandleResult & { kind: "reply" }): void {
+    this.metrics.replies.inc(replyLabels(r.replyType, r.requestType));
+    if (this.#log.enabled("debug")) {
+      this.#log.debug("replied", {
+        request: messageTypeName(r.requestType),
+        reply: messageTypeName(r.replyType),
         to: r.to.address,
         port: r.to.port,
-        error: e instanceof Error ? e.message : String(e),
+        client: r.clientDuid,
+        subnet: r.subnet,
+        changes: r.changes.length,
       });
+    }
+  }
+
+  /** One datagram's commit or send finished. */
+  #done(): void {
+    if (--this.#busy === 0 && this.#idle.length > 0) {
+      const waiting = this.#idle;
+      this.#idle = [];
+      for (const resolve of waiting) resolve();
     }
   }
 
@@ -678,6 +777,7 @@ export class DhcpServer {
       startedAt: new Date(this.startedAt).toISOString(),
       uptimeSeconds: Math.max(0, (now - this.startedAt) / 1000),
       config: this.#configName,
+      configuration: this.#reloader.status(),
       leaseDatabase: this.#config.leaseDatabase,
       listeners: this.listeners,
       leases: { total: this.store.count(), byStatus },
@@ -772,6 +872,7 @@ export class DhcpServer {
         setTimeout(() => this.stop(reason), 0);
       },
       metrics: () => this.metrics.render(),
+      reload: () => this.reload("control API"),
       ...(this.#failover
         ? {
           failover: () => this.#failover!.status(),
@@ -794,13 +895,14 @@ export class DhcpServer {
     if (this.#stopping) return this.#stopping;
     this.#stopping = (async () => {
       this.#onShutdown?.(reason);
-      this.#log.info("draining", { reason, inflight: this.#inflight.size });
+      this.#log.info("draining", { reason, inflight: this.inflight });
       this.#state = "draining";
       if (this.#expiryTimer !== undefined) clearTimeout(this.#expiryTimer);
       this.#expiryTimer = undefined;
       await this.#committer.flush();
-      while (this.#inflight.size > 0) {
+      while (this.#inflight.size > 0 || this.#busy > 0) {
         await Promise.allSettled([...this.#inflight].map((i) => i.promise));
+        if (this.#busy > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
       }
       await this.#closeAll();
       this.#log.info("stopped", { commits: this.commits });
@@ -824,6 +926,27 @@ export class DhcpServer {
       this.store.close();
     } catch { /* already closed */ }
   }
+}
+
+const TYPE_LABELS = new Map<number, { type: string }>();
+
+/** The `type` label of a message type (one object per type, made once). */
+function typeLabels(type: number): { type: string } {
+  let l = TYPE_LABELS.get(type);
+  if (l === undefined) TYPE_LABELS.set(type, l = { type: messageTypeName(type) });
+  return l;
+}
+
+const REPLY_LABELS = new Map<number, { type: string; request: string }>();
+
+/** The labels of a reply counted by type and request type (made once per pair). */
+function replyLabels(type: number, request: number): { type: string; request: string } {
+  const key = type * 256 + request;
+  let l = REPLY_LABELS.get(key);
+  if (l === undefined) {
+    REPLY_LABELS.set(key, l = { type: messageTypeName(type), request: messageTypeName(request) });
+  }
+  return l;
 }
 
 async function readDuidFile(path: string | null): Promise<string | null> {

@@ -11,6 +11,7 @@
  */
 
 import dgram from "node:dgram";
+import { lookup as dnsLookup, type LookupOneOptions } from "node:dns";
 import type { Buffer } from "node:buffer";
 import type { ListenEntry } from "../../config/types.ts";
 
@@ -149,27 +150,46 @@ export class UdpListeners {
    * system took the datagram; rejects with its error otherwise.
    */
   send(id: number, bytes: Uint8Array, address: string, port: number): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.sendWith(id, bytes, address, port, (e) => e === null ? resolve() : reject(e))
+    );
+  }
+
+  /**
+   * {@linkcode UdpListeners.send} with a callback instead of a promise (the per-datagram
+   * path): `done(null)` once the operating system took the datagram, `done(error)` otherwise.
+   * `done` is called exactly once, possibly before this returns.
+   */
+  sendWith(
+    id: number,
+    bytes: Uint8Array,
+    address: string,
+    port: number,
+    done: (error: Error | null) => void,
+  ): void {
     const o = this.#open[id];
     if (o === undefined || this.#closed) {
       this.sendErrors++;
-      return Promise.reject(new Error(`listener ${id} is not open`));
+      done(new Error(`listener ${id} is not open`));
+      return;
     }
-    return new Promise((resolve, reject) => {
-      try {
-        // A multicast socket is bound to ff02::1:2%IF, which ties it to that interface: a
-        // link-local client is reached without a %IF scope (which would cost an interface-name
-        // lookup on every send).
-        o.socket.send(bytes, port, address, (err) => {
-          if (err) {
-            this.sendErrors++;
-            reject(err);
-          } else resolve();
-        });
-      } catch (e) {
-        this.sendErrors++;
-        reject(e);
-      }
-    });
+    let called = false;
+    try {
+      // A multicast socket is bound to ff02::1:2%IF, which ties it to that interface: a
+      // link-local client is reached without a %IF scope (which would cost an interface-name
+      // lookup on every send).
+      o.socket.send(bytes, port, address, (err) => {
+        if (called) return;
+        called = true;
+        if (err) this.sendErrors++;
+        done(err ?? null);
+      });
+    } catch (e) {
+      if (called) return;
+      called = true;
+      this.sendErrors++;
+      done(e instanceof Error ? e : new Error(String(e)));
+    }
   }
 
   /** Stops receiving and closes every socket (idempotent). */
@@ -188,6 +208,24 @@ export class UdpListeners {
   }
 }
 
+/**
+ * A `lookup` for a socket: once `ready()` (bound), the addresses it sends to are IPv6
+ * literals without a scope (a datagram's source), passed through as they are, without
+ * `dns.lookup`'s checks and deferred callback on every send; before that (the bind, which
+ * expects its lookup to answer later) and for anything else it is `dns.lookup`.
+ */
+function literalLookup(ready: () => boolean) {
+  return (
+    address: string,
+    options: LookupOneOptions,
+    callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void,
+  ): void => {
+    if (ready() && address.indexOf("%") < 0 && address.indexOf(":") >= 0) {
+      callback(null, address, 6);
+    } else dnsLookup(address, options, callback);
+  };
+}
+
 function openOne(
   id: number,
   entry: ListenEntry,
@@ -195,7 +233,12 @@ function openOne(
   onError: (e: Error, listener: ListenerInfo) => void,
   onDatagram: DatagramHandler,
 ): Promise<Open> {
-  const socket = dgram.createSocket({ type: "udp6", reuseAddr: entry.kind === "multicast" });
+  let ready = false;
+  const socket = dgram.createSocket({
+    type: "udp6",
+    reuseAddr: entry.kind === "multicast",
+    lookup: literalLookup(() => ready),
+  });
   const bindAddress = entry.kind === "unicast"
     ? entry.address
     : `${ALL_DHCP_RELAY_AGENTS_AND_SERVERS}%${entry.interface}`;
@@ -258,6 +301,7 @@ function openOne(
           return;
         }
         bound = true;
+        ready = true;
         resolve({ info, socket });
       });
     } catch (e) {

@@ -4,8 +4,10 @@
  * `failover6 decode --json`), the endpoint-state timeline of each server, and the leases each
  * server holds at the end.
  *
- * - **lost**: a lease a client got a Reply for, still unexpired when the run is checked, that a
- *   server does not hold ACTIVE for that client;
+ * - **lost**: a lease a client got a Reply for, still unexpired when a server's lease list was
+ *   read to its end, that this server does not hold ACTIVE for that client (a lease whose
+ *   lifetime ends while the lists are read may rightly be gone: it is counted apart, see
+ *   {@linkcode CheckInput.heldReadEnd});
  * - **double-held**: an address or prefix that two clients hold at once, by the Replies on the
  *   wire (each grant lasts from its Reply for its valid lifetime, ended early by a Reply to the
  *   client's Release or Decline or a valid lifetime of 0), or ACTIVE for different clients on
@@ -425,15 +427,24 @@ export interface CheckInput {
   mclt: number;
   /** The leases each server holds at the end, by server name. */
   held: Readonly<Record<string, readonly HeldLease[]>>;
-  /** When `held` was read, ms. */
+  /** When the reading of `held` began, ms. */
   checkAt: number;
+  /**
+   * When each server's list in `held` was read to its end, ms (default `checkAt`). Reading
+   * takes seconds (one `failover6 ctl leases` process per page of 10,000): a lease whose
+   * valid lifetime ends between `checkAt` and the end of its server's read may have expired
+   * (and gone EXPIRED on that server) before the page holding it was read, so it is not
+   * counted as lost there but in {@linkcode CheckReport.expiredWhileRead}.
+   */
+  heldReadEnd?: Readonly<Record<string, number>>;
   /** Tolerance for rounding and capture latency, seconds (default 2). */
   slackSeconds?: number;
   /** How far before a Reply a PARTNER-DOWN span still counts (default 1000 ms). */
   partnerDownGraceMs?: number;
   /**
-   * Leases whose last grant on the wire ends this close to `checkAt` (seconds, default 5) are
-   * left out of the "bindings differ" count: the two servers expire them on their own timers.
+   * Leases whose last grant on the wire ends this close to the reading of `held` (seconds,
+   * default 5; from `checkAt` to the last of `heldReadEnd`) are left out of the "bindings
+   * differ" count: the two servers expire them on their own timers.
    */
   settleSeconds?: number;
   /**
@@ -480,6 +491,11 @@ export interface CheckReport {
   unexpired: number;
   /** Unexpired leases a server does not hold ACTIVE for the client, by server name. */
   lost: Record<string, number>;
+  /**
+   * Leases valid at `checkAt` whose lifetime ended before their server's list was read to its
+   * end, and that this server no longer held ACTIVE (not lost: they expired), by server name.
+   */
+  expiredWhileRead: Record<string, number>;
   /** Times a lease was granted while another client still held it. */
   doubleHeldOnWire: number;
   /** Leases ACTIVE for different clients on different servers at the end. */
@@ -625,6 +641,8 @@ export function checkRun(input: CheckInput): CheckReport {
     activeAtEnd[s] = active[s].size;
   }
   const lost: Record<string, number> = Object.fromEntries(servers.map((s) => [s, 0]));
+  const expiredWhileRead: Record<string, number> = Object.fromEntries(servers.map((s) => [s, 0]));
+  const readEnd = (s: string) => Math.max(input.checkAt, input.heldReadEnd?.[s] ?? input.checkAt);
   let unexpired = 0;
   const clients = new Set<string>();
   for (const [lease, h] of holders) {
@@ -635,6 +653,10 @@ export function checkRun(input: CheckInput): CheckReport {
       for (const s of servers) {
         const l = active[s].get(lease);
         if (l === undefined || l.clientDuid !== client) {
+          if (o.until <= readEnd(s) + slack * 1000) {
+            expiredWhileRead[s]++;
+            continue;
+          }
           lost[s]++;
           example(
             "lost",
@@ -653,6 +675,7 @@ export function checkRun(input: CheckInput): CheckReport {
   const allLeases = new Set<string>();
   for (const s of servers) for (const k of active[s].keys()) allLeases.add(k);
   const settle = (input.settleSeconds ?? 5) * 1000;
+  const lastRead = Math.max(input.checkAt, ...servers.map(readEnd));
   let settling = 0;
   for (const k of allLeases) {
     const views = servers.map((s) => active[s].get(k));
@@ -662,7 +685,7 @@ export function checkRun(input: CheckInput): CheckReport {
       example("double-at-end", `${k} is ACTIVE for ${[...owners].join(" and ")}`);
     }
     const ends = [...(holders.get(k)?.values() ?? [])].map((o) => o.until);
-    if (ends.some((u) => Math.abs(u - input.checkAt) <= settle)) {
+    if (ends.some((u) => u >= input.checkAt - settle && u <= lastRead + settle)) {
       settling++;
       continue;
     }
@@ -696,6 +719,7 @@ export function checkRun(input: CheckInput): CheckReport {
     mcltWorstExcess,
     unexpired,
     lost,
+    expiredWhileRead,
     doubleHeldOnWire,
     doubleHeldAtEnd,
     bindingsDiffer,
@@ -713,6 +737,7 @@ export function reportLine(name: string, r: CheckReport): string {
     `${r.clients} clients; ${kv(r.byServer)}), new from the partner's half ${r.partnerHalfNew}, ` +
     `PARTNER-DOWN grants ${r.partnerDownGrants}, ` +
     `MCLT checked ${r.mcltChecked} violations ${r.mcltViolations}, unexpired ${r.unexpired} ` +
+    `(expired while read {${kv(r.expiredWhileRead)}}) ` +
     `lost {${kv(r.lost)}}, double-held wire ${r.doubleHeldOnWire} end ${r.doubleHeldAtEnd}, ` +
     `ACTIVE {${kv(r.activeAtEnd)}} differ ${r.bindingsDiffer}`;
 }

@@ -125,8 +125,21 @@ export async function runFault(
       drainProblem = `${(e as Error).message} (BNDUPD backlog s1 ${b(pair.s1)}, s2 ${b(pair.s2)})`;
       note(drainProblem);
     }
+    // Each list takes seconds to read (one `failover6 ctl` process per page of 10,000, the
+    // later pages holding the prefixes): when each ended is kept, so that a lease expiring
+    // meanwhile is not taken for a lost one (see `CheckInput.heldReadEnd`).
     const checkAt = Date.now();
-    const [h1, h2] = await Promise.all([pair.s1.leases(), pair.s2.leases()]);
+    const readEnd: Record<string, number> = {};
+    const read = async (x: typeof pair.s1) => {
+      const leases = await x.leases();
+      readEnd[x.name] = Date.now();
+      return leases;
+    };
+    const [h1, h2] = await Promise.all([read(pair.s1), read(pair.s2)]);
+    note(
+      `leases read in ${((readEnd.s1 - checkAt) / 1000).toFixed(1)}s (s1), ` +
+        `${((readEnd.s2 - checkAt) / 1000).toFixed(1)}s (s2)`,
+    );
     await capture.stop();
     const samples = { s1: pair.s1.stateSamples(), s2: pair.s2.stateSamples() };
     await Promise.all([pair.s1.stopPoller(), pair.s2.stopPoller()]);
@@ -139,6 +152,7 @@ export async function runFault(
       mclt: events.mclt ?? settings.mclt,
       held: { s1: h1, s2: h2 },
       checkAt,
+      heldReadEnd: readEnd,
       owner: lowBitOwner,
     });
     const sent = Object.entries(events.sent).sort().map(([k, v]) => `${k}=${v}`).join(" ");

@@ -1,6 +1,7 @@
 /**
- * IPv6 addresses as 16 octets <-> RFC 5952 canonical text. Kept here (not in lib/util)
- * so the codec floor depends on nothing that moves.
+ * IPv6 addresses as 16 octets <-> text: the one IPv6 text parser (every RFC 4291 §2.2 form) and
+ * the one RFC 5952 formatter of the project. The codec (`lib/wire`), the capture reader
+ * (`lib/capture`) and the `bigint` arithmetic of `ipv6.ts` all go through these.
  *
  * @module
  */
@@ -12,6 +13,15 @@ const GROUPS = new Uint16Array(8);
  * RFC 5952 text of the 16 octets at `offset`: lower case, no leading zeros, the longest
  * run of two or more zero groups (the first on a tie) as `::`; IPv4-mapped addresses
  * (`::ffff:0:0/96`) in mixed notation, `::ffff:192.0.2.1` (RFC 5952 §5).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatIPv6Bytes, parseIPv6Bytes } from "@failover6/failover6";
+ *
+ * const octets = parseIPv6Bytes("2001:DB8:0:0:0:0:0:1")!;
+ * assert.equal(formatIPv6Bytes(octets), "2001:db8::1");
+ * ```
  */
 export function formatIPv6Bytes(bytes: Uint8Array, offset = 0): string {
   const g = GROUPS;
@@ -20,6 +30,27 @@ export function formatIPv6Bytes(bytes: Uint8Array, offset = 0): string {
     const b = offset + 12;
     return `::ffff:${bytes[b]}.${bytes[b + 1]}.${bytes[b + 2]}.${bytes[b + 3]}`;
   }
+  const run = longestZeroRun(g);
+  const bestStart = run >> 4;
+  const bestLen = run & 15;
+  let s = "";
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      s += "::";
+      i += bestLen - 1;
+      continue;
+    }
+    if (i > 0 && i !== bestStart + bestLen) s += ":";
+    s += g[i].toString(16);
+  }
+  return s;
+}
+
+/**
+ * The longest run of two or more zero groups (the first on a tie) as `start << 4 | length`;
+ * start -1 (and length 1) when there is none.
+ */
+function longestZeroRun(g: Uint16Array): number {
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8;) {
@@ -35,17 +66,44 @@ export function formatIPv6Bytes(bytes: Uint8Array, offset = 0): string {
     }
     i = j;
   }
-  let s = "";
+  return bestStart < 0 ? -16 | 1 : (bestStart << 4) | bestLen;
+}
+
+/**
+ * Whether `text` is exactly what {@linkcode formatIPv6Bytes} gives for the 16 octets at
+ * `offset` (their RFC 5952 text), checked without making that text.
+ */
+export function isFormattedIPv6(bytes: Uint8Array, offset: number, text: string): boolean {
+  const g = GROUPS;
+  for (let i = 0; i < 8; i++) g[i] = (bytes[offset + 2 * i] << 8) | bytes[offset + 2 * i + 1];
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return formatIPv6Bytes(bytes, offset) === text; // mixed notation: rare
+  }
+  const run = longestZeroRun(g);
+  const bestStart = run >> 4;
+  const bestLen = run & 15;
+  let p = 0;
   for (let i = 0; i < 8; i++) {
     if (i === bestStart) {
-      s += "::";
+      if (text.charCodeAt(p) !== 58 || text.charCodeAt(p + 1) !== 58) return false;
+      p += 2;
       i += bestLen - 1;
       continue;
     }
-    if (i > 0 && i !== bestStart + bestLen) s += ":";
-    s += g[i].toString(16);
+    if (i > 0 && i !== bestStart + bestLen) {
+      if (text.charCodeAt(p++) !== 58) return false;
+    }
+    const v = g[i];
+    for (
+      let shift = v >= 0x1000 ? 12 : v >= 0x100 ? 8 : v >= 0x10 ? 4 : 0;
+      shift >= 0;
+      shift -= 4
+    ) {
+      const nibble = (v >> shift) & 15;
+      if (text.charCodeAt(p++) !== (nibble < 10 ? 48 + nibble : 87 + nibble)) return false;
+    }
   }
-  return s;
+  return p === text.length;
 }
 
 function groups(part: string, allowV4: boolean): number[] | undefined {
@@ -58,7 +116,10 @@ function groups(part: string, allowV4: boolean): number[] | undefined {
       const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(p);
       if (!m) return undefined;
       const q = m.slice(1).map(Number);
-      if (q.some((x) => x > 255)) return undefined;
+      // No leading zeros in a dotted quad (as inet_pton): `01.2.3.4` is not an address.
+      if (q.some((x, j) => x > 255 || (m[j + 1].length > 1 && m[j + 1][0] === "0"))) {
+        return undefined;
+      }
       out.push((q[0] << 8) | q[1], (q[2] << 8) | q[3]);
     } else {
       if (!/^[0-9a-fA-F]{1,4}$/.test(p)) return undefined;
@@ -133,6 +194,17 @@ function parseFast(text: string): boolean | undefined {
  * Writes the 16 octets of IPv6 text into `out` at `offset`; false (and `out` untouched) if the
  * text is not an address. The same addresses as {@linkcode parseIPv6Bytes}, with no
  * allocation for text without a dotted quad.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseIPv6Into } from "@failover6/failover6";
+ *
+ * const buffer = new Uint8Array(32);
+ * assert.equal(parseIPv6Into("::1", buffer, 16), true);
+ * assert.equal(buffer[31], 1);
+ * assert.equal(parseIPv6Into("not an address", buffer), false);
+ * ```
  */
 export function parseIPv6Into(text: string, out: Uint8Array, offset = 0): boolean {
   if (typeof text !== "string" || text.length < 2 || text.length > 45) return false;
@@ -152,7 +224,16 @@ export function parseIPv6Into(text: string, out: Uint8Array, offset = 0): boolea
   return true;
 }
 
-/** The 16 octets of IPv6 text in any RFC 4291 §2.2 form; undefined if not an address. */
+/** The 16 octets of IPv6 text in any RFC 4291 §2.2 form; undefined if not an address. *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseIPv6Bytes } from "@failover6/failover6";
+ *
+ * assert.deepEqual(parseIPv6Bytes("::ffff:192.0.2.1")?.slice(10), Uint8Array.of(255, 255, 192, 0, 2, 1));
+ * assert.equal(parseIPv6Bytes("2001:db8::1%eth0"), undefined);
+ * ```
+ */
 export function parseIPv6Bytes(text: string): Uint8Array | undefined {
   const out = new Uint8Array(16);
   return parseIPv6Into(text, out) ? out : undefined;
@@ -179,10 +260,4 @@ function parseIPv6Slow(text: string): Uint8Array | undefined {
     out[2 * i + 1] = g[i] & 0xff;
   }
   return out;
-}
-
-/** The canonical RFC 5952 form of IPv6 text; undefined if not an address. */
-export function canonicalIPv6(text: string): string | undefined {
-  const b = parseIPv6Bytes(text);
-  return b === undefined ? undefined : formatIPv6Bytes(b);
 }
