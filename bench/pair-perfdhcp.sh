@@ -37,6 +37,8 @@ done
 
 # shellcheck source=lib/netns.sh
 . "$here/bench/lib/netns.sh"
+# shellcheck source=lib/perfdhcp.sh
+. "$here/bench/lib/perfdhcp.sh"
 NETNS_PREFIX="f6pb$(printf '%x' $(($$ % 65536)))-"
 work=$(mktemp -d /tmp/f6pair.XXXXXX)
 cleanup() {
@@ -233,17 +235,7 @@ run_perfdhcp() { # PRODUCT RATE STEP -> "achieved drops% sa_ms rr_ms replies"
   local out="$work/perfdhcp-$1-$2.txt"
   netns_exec sw perfdhcp -6 -l br0 -r "$2" -p "$DURATION" -R 10000000 \
     -b "mac=00:0c:$(printf '%02x' "$3"):00:00:00" >"$out" 2>&1 || true
-  awk '
-    /^Rate:/ { rate = $2 }
-    /Statistics for: SOLICIT-ADVERTISE/ { sec = "sa" }
-    /Statistics for: REQUEST-REPLY/ { sec = "rr" }
-    /^sent packets:/ { sent[sec] = $3 }
-    /^received packets:/ { recv[sec] = $3 }
-    /^avg delay:/ { avg[sec] = $3 }
-    END {
-      drops = sent["sa"] > 0 ? 100 * (sent["sa"] - recv["rr"]) / sent["sa"] : 100
-      printf "%.0f %.2f %s %s %d\n", rate, drops, avg["sa"], avg["rr"], recv["rr"]
-    }' "$out"
+  perfdhcp_summary "$out" '%.0f'
 }
 
 declare -A RESULT

@@ -16,6 +16,7 @@
 import { ClientSocket, TestClient } from "../tests/serve/client.ts";
 import { freeTcpPort, freeUdpPort } from "../tests/serve/helpers.ts";
 import { pairYaml } from "../tests/pair/config.ts";
+import { waitForControl } from "./lib/control.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TOKEN = "pair-test-token-0123456789";
@@ -66,18 +67,7 @@ async function start(
     stdout: "null",
     stderr: "null",
   }).spawn();
-  const end = Date.now() + 20_000;
-  for (;;) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${control}/v1/status`, {
-        headers: { authorization: `Bearer ${TOKEN}` },
-      });
-      await r.body?.cancel();
-      if (r.ok) break;
-    } catch { /* not yet */ }
-    if (Date.now() > end) throw new Error(`${role} did not start`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForControl(control, TOKEN, 20_000, `${role} did not start`);
   return { process, udp, control };
 }
 

@@ -18,6 +18,8 @@ COMMIT_WINDOW_NOTE="group commit, window 0 (adaptive), SQLite WAL synchronous=FU
 here=$(cd "$(dirname "$0")/.." && pwd)
 main="$here/cli/main.ts"
 perms=(--allow-net --allow-read --allow-write --allow-env=LOG_TOKENS,LOG_STREAM)
+# shellcheck source=lib/perfdhcp.sh
+. "$here/bench/lib/perfdhcp.sh"
 
 for tool in ip perfdhcp kea-dhcp6 deno; do
   command -v "$tool" >/dev/null || { echo "serve-perfdhcp: $tool is not installed" >&2; exit 2; }
@@ -136,23 +138,13 @@ run_perfdhcp() {
   local rate=$1 step=$2 out="$work/perfdhcp-$3-$1.txt"
   ip netns exec "$ns_c" perfdhcp -6 -l "$v_c" -r "$rate" -p "$DURATION" -R 100000000 \
     -s "$step" -b "duid=00010001$(printf '%08x' "$step")000000000000" >"$out" 2>&1 || true
-  awk '
-    /^Rate:/ { rate = $2 }
-    /Statistics for: SOLICIT-ADVERTISE/ { sec = "sa" }
-    /Statistics for: REQUEST-REPLY/ { sec = "rr" }
-    /^sent packets:/ { sent[sec] = $3 }
-    /^received packets:/ { recv[sec] = $3 }
-    /^avg delay:/ { avg[sec] = $3 }
-    END {
-      drops = sent["sa"] > 0 ? 100 * (sent["sa"] - recv["rr"]) / sent["sa"] : 100
-      printf "%s %.2f %s %s %d\n", rate, drops, avg["sa"], avg["rr"], recv["rr"]
-    }' "$out"
+  perfdhcp_summary "$out"
 }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 printf '%-10s %8s %12s %8s %10s %10s %s\n' server offered "exchanges/s" "drops%" "SA avg ms" "RR avg ms" "durable"
 step=1
-for server in failover6 kea; do
+for server in ${SERVERS:-failover6 kea}; do
   if [ "$server" = failover6 ]; then start_failover6; else start_kea; fi
   replies=0
   for rate in $RATES; do

@@ -33,6 +33,7 @@ import { decodeMessage } from "../lib/wire/decode.ts";
 import { encodeMessage } from "../lib/wire/encode.ts";
 import { type ClientServerMessage, type DhcpOption, MessageType } from "../lib/wire/types.ts";
 import { freeTcpPort, freeUdpPort } from "../tests/serve/helpers.ts";
+import { waitForControl } from "./lib/control.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const SELF = new URL(import.meta.url).pathname;
@@ -219,18 +220,7 @@ async function run(exchanges: number, window: number, profile?: string): Promise
   const proc = new Deno.Command(Deno.execPath(), { args, stdout: "inherit", stderr: "inherit" })
     .spawn();
   try {
-    const end = Date.now() + 30_000;
-    for (;;) {
-      try {
-        const r = await fetch(`http://127.0.0.1:${control}/v1/status`, {
-          headers: { authorization: `Bearer ${TOKEN}` },
-        });
-        await r.body?.cancel();
-        if (r.ok) break;
-      } catch { /* not yet */ }
-      if (Date.now() > end) throw new Error("the server did not start");
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitForControl(control, TOKEN, 30_000, "the server did not start");
     const socket = await ClientSocket.open({ address: "::1", port: udp });
     const warm = Math.min(2000, Math.ceil(exchanges / 5));
     await load(socket, 0, warm, window);

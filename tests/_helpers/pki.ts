@@ -76,3 +76,33 @@ export function issueCert(dir: string, name: string, ca: string): { cert: string
   );
   return { cert: `${dir}/${name}.crt`, key: `${dir}/${name}.key` };
 }
+
+/** The PEM files one side of a TLS connection loads: its certificate, key and trusted CA. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+/** A test PKI in a temporary directory: CAs "ca" and "rogue-ca", certificates issued on demand. */
+export interface TestPki {
+  /** The directory holding every file (removed at unload). */
+  dir: string;
+  /** Issues certificate `name` signed by `ca` (default "ca"); the CA is the one it trusts. */
+  files(name: string, ca?: string): TlsFiles;
+}
+
+/**
+ * Makes a {@linkcode TestPki} under a temporary directory named `prefix`…, removed when the
+ * test module unloads. Needs `openssl` (check {@linkcode haveOpenssl} first).
+ */
+export function makeTestPki(prefix: string): TestPki {
+  const dir = Deno.makeTempDirSync({ prefix });
+  makeCa(dir, "ca");
+  makeCa(dir, "rogue-ca");
+  globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+  return {
+    dir,
+    files: (name, ca = "ca") => ({ ...issueCert(dir, name, ca), ca: `${dir}/${ca}.crt` }),
+  };
+}

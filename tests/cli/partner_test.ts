@@ -4,43 +4,17 @@
  * `--auto`, and `--list`.
  */
 import assert from "node:assert/strict";
-import { main } from "../../cli/main.ts";
-import { tcpNetwork } from "../../lib/partner/net.ts";
-import { realScheduler } from "../../lib/partner/scheduler.ts";
 import { decodeCapture } from "../../lib/capture/messages.ts";
-import { type Break, TestPeer } from "../partner/double.ts";
-
-async function cli(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.map(String).join(" "));
-  console.error = (...a: unknown[]) => err.push(a.map(String).join(" "));
-  try {
-    const code = await main(["partner", ...args]);
-    return { code, out, err };
-  } finally {
-    console.log = log;
-    console.error = error;
-    Deno.exitCode = 0;
-  }
-}
+import type { Break, TestPeer } from "../partner/double.ts";
+import { tcpDouble } from "../partner/helpers.ts";
+import { partnerArgs, partnerCli as cli } from "../_helpers/cli.ts";
 
 function secondaryDouble(breaks: Break[] = []): TestPeer {
-  const d = new TestPeer({
-    role: "secondary",
-    network: tcpNetwork,
-    scheduler: realScheduler,
-    listen: { address: "::1", port: 0 },
-    mclt: 3600,
-    keepalive: 5,
-    maxUnacked: 10,
-    breaks,
-  });
-  d.start();
-  return d;
+  return tcpDouble({ role: "secondary", listen: { address: "::1", port: 0 }, breaks });
 }
+
+/** A primary against host "h" port 1 running the suite: the usage cases add one bad option. */
+const h1 = ["--role", "primary", "--connect", "h:1", "--suite", "conformance"];
 
 const usage: [string[], RegExp][] = [
   [
@@ -60,30 +34,12 @@ const usage: [string[], RegExp][] = [
     ["--role", "primary", "--connect", "[::1", "--suite", "conformance"],
     /--connect: "\[::1": missing "\]"/,
   ],
-  [
-    ["--role", "primary", "--connect", "h:1", "--suite", "conformance", "--mclt", "soon"],
-    /--mclt: "soon" is not a duration/,
-  ],
-  [
-    ["--role", "primary", "--connect", "h:1", "--suite", "conformance", "--keepalive", "0"],
-    /--keepalive: must be at least 1s/,
-  ],
-  [
-    ["--role", "primary", "--connect", "h:1", "--suite", "conformance", "--max-unacked", "-1"],
-    /--max-unacked/,
-  ],
-  [
-    ["--role", "primary", "--connect", "h:1", "--suite", "conformance", "--state", "SLEEPY"],
-    /--state: "SLEEPY"/,
-  ],
-  [
-    ["--role", "primary", "--connect", "h:1", "--suite", "conformance", "--only", "nope"],
-    /--only: no conformance scenario "nope"/,
-  ],
-  [
-    ["--role", "primary", "--connect", "h:1", "--suite", "conformance", "--only", "poolreq"],
-    /needs --role secondary/,
-  ],
+  [[...h1, "--mclt", "soon"], /--mclt: "soon" is not a duration/],
+  [[...h1, "--keepalive", "0"], /--keepalive: must be at least 1s/],
+  [[...h1, "--max-unacked", "-1"], /--max-unacked/],
+  [[...h1, "--state", "SLEEPY"], /--state: "SLEEPY"/],
+  [[...h1, "--only", "nope"], /--only: no conformance scenario "nope"/],
+  [[...h1, "--only", "poolreq"], /needs --role secondary/],
   [
     ["--role", "primary", "--connect", "h:1", "--scenario", "/nonexistent.yaml"],
     /\/nonexistent\.yaml: cannot read: no such file/,
@@ -92,14 +48,8 @@ const usage: [string[], RegExp][] = [
     ["--role", "primary", "--connect", "h:1", "--scenario", "x.yaml", "--only", "a"],
     /--only and --list go with --suite/,
   ],
-  [
-    ["--role", "primary", "--connect", "h:1", "--suite", "conformance", "--var", "oops"],
-    /--var: "oops" is not NAME=VALUE/,
-  ],
-  [
-    ["--role", "primary", "--connect", "h:1", "--suite", "conformance", "--duration", "1s"],
-    /--duration goes with --auto/,
-  ],
+  [[...h1, "--var", "oops"], /--var: "oops" is not NAME=VALUE/],
+  [[...h1, "--duration", "1s"], /--duration goes with --auto/],
 ];
 
 for (const [args, re] of usage) {
@@ -116,28 +66,14 @@ Deno.test("a bad scenario file is exit 2 with file:line", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/bad.yaml`, "name: x\nsteps:\n  - send: BOGUS\n");
-    const r = await cli([
-      "--role",
-      "primary",
-      "--connect",
-      "[::1]:1",
-      "--scenario",
-      `${dir}/bad.yaml`,
-    ]);
+    const r = await cli(partnerArgs("primary", 1, "--scenario", `${dir}/bad.yaml`));
     assert.equal(r.code, 2);
     assert.match(
       r.err[0],
       /^failover6: .*bad\.yaml:3: steps\[0\]\.send: unknown message type "BOGUS"$/,
     );
     await Deno.writeTextFile(`${dir}/sec.yaml`, "name: x\nrole: secondary\nsteps:\n  - wait: 1\n");
-    const s = await cli([
-      "--role",
-      "primary",
-      "--connect",
-      "[::1]:1",
-      "--scenario",
-      `${dir}/sec.yaml`,
-    ]);
+    const s = await cli(partnerArgs("primary", 1, "--scenario", `${dir}/sec.yaml`));
     assert.equal(s.code, 2);
     assert.match(s.err[0], /scenario "x" is for --role secondary/);
   } finally {
@@ -159,11 +95,9 @@ Deno.test("suite against the double over TCP: exit 0, messages and verdicts prin
   const dir = await Deno.makeTempDir();
   try {
     const port = d.local!.port;
-    const r = await cli([
-      "--role",
+    const r = await cli(partnerArgs(
       "primary",
-      "--connect",
-      `[::1]:${port}`,
+      port,
       "--suite",
       "conformance",
       "--only",
@@ -178,7 +112,7 @@ Deno.test("suite against the double over TCP: exit 0, messages and verdicts prin
       `${dir}/r.xml`,
       "--pcap",
       `${dir}/s.pcapng`,
-    ]);
+    ));
     assert.equal(r.code, 0, [...r.out, ...r.err].join("\n"));
     assert.ok(r.out.some((l) => /^\d\d:\d\d:\d\d\.\d{3} -> CONNECT \(31\) transactionId=/.test(l)));
     assert.ok(r.out.some((l) => /^\d\d:\d\d:\d\d\.\d{3} <- BNDREPLY \(25\)/.test(l)));
@@ -214,17 +148,17 @@ Deno.test("suite against the double over TCP: exit 0, messages and verdicts prin
 Deno.test("a failed check is exit 1 (double that does not echo PARTNER_LIFETIME)", async () => {
   const d = secondaryDouble(["bndreply-pl-not-echoed"]);
   try {
-    const r = await cli([
-      "--role",
-      "primary",
-      "--connect",
-      `[::1]:${d.local!.port}`,
-      "--suite",
-      "conformance",
-      "--only",
-      "bndupd-bndreply",
-      "-q",
-    ]);
+    const r = await cli(
+      partnerArgs(
+        "primary",
+        d.local!.port,
+        "--suite",
+        "conformance",
+        "--only",
+        "bndupd-bndreply",
+        "-q",
+      ),
+    );
     assert.equal(r.code, 1);
     assert.ok(!r.out.some((l) => / -> CONNECT/.test(l)), "--quiet leaves the messages out");
     assert.ok(
@@ -240,15 +174,7 @@ Deno.test("--scenario with a fixture file", async () => {
   const d = secondaryDouble();
   try {
     const file = new URL("../../fixtures/scenarios/bndupd-echo.yaml", import.meta.url).pathname;
-    const r = await cli([
-      "--role",
-      "primary",
-      "--connect",
-      `[::1]:${d.local!.port}`,
-      "--scenario",
-      file,
-      "-q",
-    ]);
+    const r = await cli(partnerArgs("primary", d.local!.port, "--scenario", file, "-q"));
     assert.equal(r.code, 0, r.out.join("\n"));
     assert.ok(r.out.some((l) => /^== bndupd-echo: PASS/.test(l)));
   } finally {
@@ -262,10 +188,7 @@ Deno.test("--auto as primary: our engine connects, exchanges CONNECT and STATE, 
   try {
     const r = await cli([
       "--auto",
-      "--role",
-      "primary",
-      "--connect",
-      `[::1]:${d.local!.port}`,
+      ...partnerArgs("primary", d.local!.port),
       "--relationship",
       "x",
       "--mclt",

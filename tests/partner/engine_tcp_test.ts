@@ -5,47 +5,18 @@
  * in seconds (about 15 s for both roles).
  */
 import assert from "node:assert/strict";
-import { EngineDriver } from "../../lib/failover/driver.ts";
 import { runPrimary, runSecondary } from "../../lib/failover/connection.ts";
-import type { EngineConfig } from "../../lib/failover/engine.ts";
-import { MemoryBindingStore } from "../../lib/store/memory.ts";
-import { systemClock } from "../../lib/util/clock.ts";
 import { tcpNetwork } from "../../lib/partner/net.ts";
-import { Acceptor, runScenarios } from "../../lib/partner/runner.ts";
-import { realScheduler } from "../../lib/partner/scheduler.ts";
+import { Acceptor } from "../../lib/partner/runner.ts";
 import { CONFORMANCE, conformanceFor, SUITE_VARS } from "../../lib/partner/suite.ts";
-import type { Role, RunReport } from "../../lib/partner/types.ts";
-import { PARTNER_SETTINGS } from "./helpers.ts";
-
-function engine(role: Role): EngineDriver {
-  const config: EngineConfig = {
-    role,
-    relationship: "conformance",
-    mclt: 3600,
-    keepaliveTime: 3,
-    maxUnackedBndupd: 10,
-    startupTime: 1,
-  };
-  const d = new EngineDriver({ config, store: new MemoryBindingStore(), clock: systemClock });
-  d.start();
-  return d;
-}
-
-function why(r: RunReport): string {
-  return r.scenarios.filter((s) => s.verdict !== "pass").map((s) =>
-    `${s.name}: ${s.steps.find((x) => x.verdict === "fail" || x.verdict === "error")?.message}`
-  ).join("\n");
-}
+import { engineDriver as engine, runLive, why } from "./helpers.ts";
 
 Deno.test("conformance over TCP: partner as primary, our engine as secondary (runSecondary)", async () => {
   const handle = runSecondary({ drivers: [engine("secondary")], hostname: "::1", port: 0 });
   try {
-    const report = await runScenarios(conformanceFor("primary"), {
+    const report = await runLive(conformanceFor("primary"), {
       role: "primary",
-      settings: PARTNER_SETTINGS,
-      network: tcpNetwork,
       peer: { address: "::1", port: handle.addr.port },
-      scheduler: realScheduler,
       vars: { ...SUITE_VARS },
     });
     assert.equal(report.scenarios.length, CONFORMANCE.filter((s) => s.role === "primary").length);
@@ -64,12 +35,9 @@ Deno.test("conformance over TCP: partner as secondary, our engine as primary (ru
     backoff: { initialMs: 50, maxMs: 200, rejectedMs: 200 },
   });
   try {
-    const report = await runScenarios(conformanceFor("secondary"), {
+    const report = await runLive(conformanceFor("secondary"), {
       role: "secondary",
-      settings: PARTNER_SETTINGS,
-      network: tcpNetwork,
       acceptor,
-      scheduler: realScheduler,
       vars: { ...SUITE_VARS },
       acceptTimeoutMs: 10_000,
     });

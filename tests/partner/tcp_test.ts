@@ -5,12 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { tcpNetwork } from "../../lib/partner/net.ts";
-import { Acceptor, runScenarios } from "../../lib/partner/runner.ts";
-import { realScheduler } from "../../lib/partner/scheduler.ts";
+import { Acceptor } from "../../lib/partner/runner.ts";
 import { conformanceFor, SUITE_VARS } from "../../lib/partner/suite.ts";
-import type { RunReport } from "../../lib/partner/types.ts";
-import { TestPeer } from "./double.ts";
-import { PARTNER_SETTINGS } from "./helpers.ts";
+import { runLive, tcpDouble, why } from "./helpers.ts";
 
 const QUICK_PRIMARY = [
   "connect-accept",
@@ -20,30 +17,12 @@ const QUICK_PRIMARY = [
   "skew-later-message",
 ];
 
-function why(r: RunReport): string {
-  return r.scenarios.filter((s) => s.verdict !== "pass").map((s) =>
-    `${s.name}: ${s.steps.find((x) => x.verdict === "fail" || x.verdict === "error")?.message}`
-  ).join("\n");
-}
-
 Deno.test("over TCP: partner as primary against the double", async () => {
-  const double = new TestPeer({
-    role: "secondary",
-    network: tcpNetwork,
-    scheduler: realScheduler,
-    listen: { address: "::1", port: 0 },
-    mclt: 3600,
-    keepalive: 5,
-    maxUnacked: 10,
-  });
-  double.start();
+  const double = tcpDouble({ role: "secondary", listen: { address: "::1", port: 0 } });
   try {
-    const report = await runScenarios(conformanceFor("primary", QUICK_PRIMARY), {
+    const report = await runLive(conformanceFor("primary", QUICK_PRIMARY), {
       role: "primary",
-      settings: PARTNER_SETTINGS,
-      network: tcpNetwork,
       peer: double.local,
-      scheduler: realScheduler,
       vars: { ...SUITE_VARS },
     });
     assert.equal(report.passed, QUICK_PRIMARY.length, why(report));
@@ -54,29 +33,11 @@ Deno.test("over TCP: partner as primary against the double", async () => {
 
 Deno.test("over TCP: partner as secondary against the double as primary", async () => {
   const acceptor = new Acceptor(tcpNetwork.listen({ address: "127.0.0.1", port: 0 }));
-  const double = new TestPeer({
-    role: "primary",
-    network: tcpNetwork,
-    scheduler: realScheduler,
-    connect: acceptor.listener.local,
-    mclt: 3600,
-    keepalive: 5,
-    maxUnacked: 10,
-    retryMs: 100,
-  });
-  double.start();
+  const double = tcpDouble({ role: "primary", connect: acceptor.listener.local, retryMs: 100 });
   try {
-    const report = await runScenarios(
+    const report = await runLive(
       conformanceFor("secondary", ["connect-as-secondary", "conflict-address-in-use"]),
-      {
-        role: "secondary",
-        settings: PARTNER_SETTINGS,
-        network: tcpNetwork,
-        acceptor,
-        scheduler: realScheduler,
-        vars: { ...SUITE_VARS },
-        acceptTimeoutMs: 5000,
-      },
+      { role: "secondary", acceptor, vars: { ...SUITE_VARS }, acceptTimeoutMs: 5000 },
     );
     assert.equal(report.passed, 2, why(report));
   } finally {

@@ -15,6 +15,7 @@ import {
 } from "./helpers.ts";
 import { ClientSocket, TestClient, testDuid } from "./client.ts";
 import dgram from "node:dgram";
+import { lineReader, spawnWatched } from "../_helpers/lines.ts";
 
 const FIXTURES = new URL("../../fixtures/", import.meta.url).pathname;
 
@@ -95,41 +96,17 @@ Deno.test("serve refuses a lease database that is not one (exit 2, one line)", a
   }
 });
 
-/** Reads a child's stderr lines as they come. */
-function lineReader(stream: ReadableStream<Uint8Array>): { lines: string[]; done: Promise<void> } {
-  const lines: string[] = [];
-  const done = (async () => {
-    let buf = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      buf += chunk;
-      let i;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        lines.push(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    }
-    if (buf) lines.push(buf);
-  })();
-  return { lines, done };
-}
-
 Deno.test("serve as a child process with the task's permissions: answers, then SIGTERM drains and exits 0", async () => {
   const dir = await Deno.makeTempDir({ prefix: "f6child-" });
   const udpPort = await freeUdpPort();
   const cfg = `${dir}/c.yaml`;
   await Deno.writeTextFile(cfg, childConfigYaml(dir, udpPort, freeTcpPort()));
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...SERVE_PERMISSIONS, MAIN, "serve", "--config", cfg],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const err = lineReader(child.stderr);
-  let exited = false;
-  child.status.then(() => exited = true);
+  const serve = spawnWatched(["run", ...SERVE_PERMISSIONS, MAIN, "serve", "--config", cfg]);
+  const { child, err } = serve;
   const sock = await ClientSocket.open({ address: "::1", port: udpPort });
   try {
     await until(() => {
-      if (exited) throw new Error(`serve exited early: ${err.lines.join("\n")}`);
+      if (serve.exited) throw new Error(`serve exited early: ${err.lines.join("\n")}`);
       return err.lines.some((l) => l.includes('"control API listening"'));
     }, 30_000);
     const c = new TestClient(sock, testDuid(1));

@@ -19,6 +19,7 @@ import {
   startTestServer,
   until,
 } from "./helpers.ts";
+import { spawnWatched } from "../_helpers/lines.ts";
 
 const TOKEN = "reload-token-0123456789";
 
@@ -71,9 +72,16 @@ function metric(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-Deno.test("reload through the control API and ctl: new pool and lifetimes apply, listen waits, leases stay, an invalid file changes nothing", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "f6reload-" });
-  const file = `${dir}/failover6.yaml`;
+/**
+ * A temporary directory `prefix`… holding config `name`: free ports, pool A, lifetimes 1h/2h.
+ * The shape is returned for the test to change and write again.
+ */
+async function firstConfig(
+  prefix: string,
+  name: string,
+): Promise<{ dir: string; file: string; shape: Shape }> {
+  const dir = await Deno.makeTempDir({ prefix });
+  const file = `${dir}/${name}`;
   const shape: Shape = {
     udpPort: await freeUdpPort(),
     controlPort: freeTcpPort(),
@@ -82,6 +90,11 @@ Deno.test("reload through the control API and ctl: new pool and lifetimes apply,
     valid: "2h",
   };
   await Deno.writeTextFile(file, yaml(dir, shape));
+  return { dir, file, shape };
+}
+
+Deno.test("reload through the control API and ctl: new pool and lifetimes apply, listen waits, leases stay, an invalid file changes nothing", async () => {
+  const { dir, file, shape } = await firstConfig("f6reload-", "failover6.yaml");
   const first = await readConfigFile(file);
   if (!first.ok) assert.fail(first.errors.join("\n"));
   const logs = new MemorySink();
@@ -293,43 +306,10 @@ Deno.test("POST /v1/reload: routing and answers over a fake backend", async () =
   assert.equal(i, 3, "the unauthenticated request must not reload");
 });
 
-/** Collects the lines of a child's stream. */
-function lineReader(stream: ReadableStream<Uint8Array>) {
-  const lines: string[] = [];
-  const done = (async () => {
-    let buf = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      buf += chunk;
-      let i;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        lines.push(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    }
-    if (buf) lines.push(buf);
-  })();
-  return { lines, done };
-}
-
 Deno.test("serve as a child process: SIGHUP reloads lifetimes, reports and ignores a listen change, survives an invalid file", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "f6hup-" });
-  const file = `${dir}/c.yaml`;
-  const shape: Shape = {
-    udpPort: await freeUdpPort(),
-    controlPort: freeTcpPort(),
-    pools: [POOL_A],
-    preferred: "1h",
-    valid: "2h",
-  };
-  await Deno.writeTextFile(file, yaml(dir, shape));
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...SERVE_PERMISSIONS, MAIN, "serve", "--config", file],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const err = lineReader(child.stderr);
-  let exited = false;
-  child.status.then(() => exited = true);
+  const { dir, file, shape } = await firstConfig("f6hup-", "c.yaml");
+  const serve = spawnWatched(["run", ...SERVE_PERMISSIONS, MAIN, "serve", "--config", file]);
+  const { child, err } = serve;
   const msgs = () =>
     err.lines.map((l) => {
       try {
@@ -342,7 +322,7 @@ Deno.test("serve as a child process: SIGHUP reloads lifetimes, reports and ignor
   const sock = await ClientSocket.open({ address: "::1", port: shape.udpPort });
   try {
     await until(() => {
-      if (exited) throw new Error(`serve exited early: ${err.lines.join("\n")}`);
+      if (serve.exited) throw new Error(`serve exited early: ${err.lines.join("\n")}`);
       return count("control API listening") > 0;
     }, 30_000);
     const c = new TestClient(sock, testDuid(9));
