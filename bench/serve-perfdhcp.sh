@@ -131,6 +131,12 @@ failover6_active() {
     console.log(d.prepare(\"SELECT count(*) AS n FROM lease WHERE status = 'ACTIVE'\").get().n);"
 }
 
+# Datagrams the kernel dropped in the server's namespace because a socket's receive buffer
+# was full (the server did not read for longer than the buffer lasts: a stall).
+rcvbuf_errors() {
+  ip netns exec "$ns_s" awk '$1 == "Udp6RcvbufErrors" { print $2 }' /proc/net/snmp6
+}
+
 # perfdhcp report -> "rate drops% sa_avg_ms rr_avg_ms rr_received"
 # Each step gets its own clients: the step number sits in the DUID-LLT time field (perfdhcp
 # randomises the trailing link-layer octets) and seeds perfdhcp's generator.
@@ -142,21 +148,28 @@ run_perfdhcp() {
 }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-printf '%-10s %8s %12s %8s %10s %10s %s\n' server offered "exchanges/s" "drops%" "SA avg ms" "RR avg ms" "durable"
+printf '%-10s %8s %12s %8s %10s %10s %12s %s\n' server offered "exchanges/s" "drops%" "SA avg ms" \
+  "RR avg ms" "rcvbuf-full" "durable"
 step=1
 for server in ${SERVERS:-failover6 kea}; do
   if [ "$server" = failover6 ]; then start_failover6; else start_kea; fi
   replies=0
   for rate in $RATES; do
+    full_before=$(rcvbuf_errors)
     read -r got drops sa rr recv < <(run_perfdhcp "$rate" "$step" "$server")
+    full=$(($(rcvbuf_errors) - full_before))
     step=$((step + 1))
     replies=$((replies + recv))
     durable="-"
     if [ "$server" = failover6 ]; then durable="$(failover6_active)/$replies"; fi
-    printf '%-10s %8s %12s %8s %10s %10s %s\n' "$server" "$rate" "$got" "$drops" "$sa" "$rr" "$durable"
+    printf '%-10s %8s %12s %8s %10s %10s %12s %s\n' "$server" "$rate" "$got" "$drops" "$sa" "$rr" \
+      "$full" "$durable"
   done
   stop_server
 done
 echo "failover6: $COMMIT_WINDOW_NOTE; kea-dhcp6 $(kea-dhcp6 -v): memfile persist=true (no fsync)"
+echo "rcvbuf-full: datagrams dropped by the kernel, server socket receive buffer full" \
+  "(SO_RCVBUF $(cat /proc/sys/net/core/rmem_default) octets: net.core.rmem_default, which" \
+  "Deno cannot raise per socket and a namespace cannot change)"
 echo "machine: $(nproc) CPUs, $(uname -r); ${DURATION}s per step;" \
   "load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { emptyLease } from "../../lib/store/lease.ts";
 import type { Lease } from "../../lib/store/types.ts";
 import { LeaseIndex } from "../../lib/server/lease_index.ts";
@@ -77,4 +78,57 @@ Deno.test("lease index: due heap keeps order over many random due times", () => 
   const ix = LeaseIndex.from(times.map((t, i) => lease(i, { expirationTime: t })));
   const out = ix.takeDue(10_000, 10_000).map((l) => l.expirationTime);
   assert.deepEqual(out, [...times].sort((a, b) => a - b));
+});
+
+Deno.test("lease index: getByClient, occupancy and the due heap match a plain model under random changes", () => {
+  // Few addresses and clients, so that clients gain and lose second and third leases.
+  const change = fc.record({
+    slot: fc.integer({ min: 0, max: 7 }),
+    client: fc.integer({ min: -1, max: 3 }),
+    status: fc.constantFrom("ACTIVE", "RELEASED", "ABANDONED", "FREE") as fc.Arbitrary<
+      Lease["status"]
+    >,
+    due: fc.integer({ min: 1, max: 50 }),
+    revert: fc.boolean(),
+  });
+  fc.assert(
+    fc.property(fc.array(change, { maxLength: 60 }), (steps) => {
+      const ix = new LeaseIndex();
+      const model = new Map<string, Lease>();
+      for (const s of steps) {
+        const key = `2001:db8::${s.slot + 1}`;
+        const before = model.get(key);
+        const after = lease(s.slot, {
+          clientDuid: s.client < 0 ? "" : clientHex(s.client),
+          status: s.status,
+          expirationTime: s.due,
+          stateExpirationTime: s.due + 100,
+        });
+        ix.apply([{ before, after }]);
+        if (s.revert) {
+          ix.revert([{ before, after }]);
+        } else model.set(key, after);
+      }
+      for (let c = 0; c < 4; c++) {
+        const want = [...model.values()].filter((l) => l.clientDuid === clientHex(c))
+          .map((l) => l.address).sort();
+        assert.deepEqual(ix.getByClient(clientHex(c)).map((l) => l.address).sort(), want);
+      }
+      const occupied = [...model.values()].filter((l) =>
+        l.status === "ACTIVE" || l.status === "ABANDONED"
+      ).length;
+      assert.equal(ix.poolOccupancy("p"), occupied);
+      const tally = new Map<string, number>();
+      for (const l of model.values()) tally.set(l.status, (tally.get(l.status) ?? 0) + 1);
+      assert.deepEqual(
+        ix.countByPool().map((c) => [c.pool, c.status, c.count]).sort(),
+        [...tally].map(([status, n]) => ["p", status, n]).sort(),
+      );
+      const due = (l: Lease) => l.status === "ACTIVE" ? l.expirationTime : l.stateExpirationTime;
+      const wantDue = [...model.values()].map(due).filter((d) => d > 0).sort((a, b) => a - b);
+      assert.equal(ix.nextDue(), wantDue[0]);
+      assert.deepEqual(ix.takeDue(1_000, 1_000).map(due), wantDue);
+    }),
+    { numRuns: 300 },
+  );
 });
