@@ -786,12 +786,8 @@ export class FailoverService {
   }
 
   #countOwnPools(): void {
-    let counts;
-    try {
-      counts = this.#host.store.countByPool();
-    } catch {
-      return;
-    }
+    // From the in-memory index (no scan of the database on the datagram thread).
+    const counts = this.#host.core.leases.countByPool();
     for (const [name, ep] of this.#endpoints) {
       const own = new Map<string, number>();
       for (const s of this.#host.core.settings.subnets) {
