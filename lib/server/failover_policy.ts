@@ -43,6 +43,7 @@ import {
   partnerLifetimeToSend,
   reuseTime,
 } from "../failover/mclt.ts";
+import { clientService } from "../failover/endpoint.ts";
 import type { EndpointStateName, Role } from "../failover/types.ts";
 import { parseIPv6, prefixContains } from "../util/ipv6.ts";
 import { MessageType } from "../wire/types.ts";
@@ -92,19 +93,8 @@ export type Responsiveness =
  * ```
  */
 export function responsiveness(role: Role, state: EndpointStateName): Responsiveness {
-  switch (state) {
-    case "NORMAL":
-      return role === "primary" ? "responsive" : "renew-responsive";
-    case "COMMUNICATIONS-INTERRUPTED":
-    case "PARTNER-DOWN":
-    case "RESOLUTION-INTERRUPTED":
-    case "CONFLICT-DONE":
-      return "responsive";
-    case "RECOVER-DONE":
-      return "renew-only";
-    default:
-      return "unresponsive";
-  }
+  // The engine's §6.1 table, with RECOVER-DONE narrowed: nothing new is allocated there.
+  return state === "RECOVER-DONE" ? "renew-only" : clientService(state, role);
 }
 
 /** Whether an endpoint in `state` may hand a lease to a client it did not hold (§8). *
