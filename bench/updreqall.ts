@@ -11,12 +11,12 @@
  * partner has one, sends UPDREQALL (RFC 8156 §8.5.2); the primary streams every binding as a
  * BNDUPD, never more than the secondary's OPTION_F_MAX_UNACKED_BNDUPD (`--window`) unanswered,
  * and sends UPDDONE after the last BNDREPLY. Each BNDREPLY leaves the secondary only after
- * its binding is committed to the secondary's store. `--commit thread` (the default) commits
- * on the secondary's main thread; `--commit worker` on the server's writer thread
- * (`lib/server/shell/committer.ts`, as `failover6 serve` runs with SQLite), so that the fsync
- * of one batch overlaps the handling of the next — a gain with a spare core, a loss on two
- * (the writes are copied to the thread). `--profile DIR` writes a V8 CPU profile of the
- * secondary process there.
+ * its binding is committed to the secondary's store. `--commit worker` (the default) commits
+ * on the server's writer thread (`lib/server/shell/committer.ts`, as `failover6 serve` runs
+ * with SQLite; the writes go there packed, `lib/store/packed.ts`), so that SQLite's work on
+ * one batch overlaps the handling of the next; `--commit thread` commits on the secondary's
+ * main thread. `--profile DIR` writes V8 CPU profiles of the secondary process (and its
+ * writer thread) there.
  *
  * Printed: bindings, seconds from UPDREQALL to UPDDONE, bindings/s, CPU seconds and µs per
  * binding of each process (`process.cpuUsage()`: the secondary's from UPDREQALL to UPDDONE,
@@ -82,7 +82,7 @@ function options(): Options {
   if (values.store !== "sqlite" && values.store !== "memory") {
     throw new Error(`--store: sqlite or memory, not ${values.store}`);
   }
-  const commit = values.commit ?? "thread";
+  const commit = values.commit ?? "worker";
   if (commit !== "worker" && commit !== "thread") {
     throw new Error(`--commit: worker or thread, not ${commit}`);
   }

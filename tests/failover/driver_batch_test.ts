@@ -295,3 +295,61 @@ Deno.test("a lease written and not yet committed is what the next read sees", as
     await close();
   }
 });
+
+Deno.test("a read of many messages is handled a slice per turn, in order; the end of the connection waits for it", async () => {
+  const { primary, secondary, sStore, pTimer, sTimer, close } = pair(0, 1000);
+  try {
+    let requested = false;
+    const toSecondary = new Direction(5, () => {}, () => {});
+    const toPrimary = new Direction(6, (m) => {
+      if (m.msgType === 29) requested = true;
+    }, () => {});
+    secondary.start();
+    primary.start();
+    secondary.attach(toPrimary.transport());
+    primary.attach(toSecondary.transport());
+    for (let i = 0; i < 1000 && !requested; i++) {
+      await settle();
+      const moved = toSecondary.deliver(secondary) + toPrimary.deliver(primary);
+      await settle();
+      if (moved === 0) pTimer.fire() + sTimer.fire();
+    }
+    assert.ok(requested);
+    sTimer.fire();
+    await settle();
+    // 600 BNDUPDs in one read.
+    const frames = Array.from({ length: 600 }, (_, i) =>
+      frameMessage(
+        encodeMessage(
+          failoverMessage(
+            24,
+            0x1000 + i,
+            toWireTime(T0),
+            bndupdOptions(
+              activeLease(
+                `2001:db8::1:${(i + 1).toString(16)}`,
+                `0003000103${i.toString(16).padStart(8, "0")}`,
+                T0,
+              ),
+              T0,
+            )!,
+          ),
+        ),
+      ));
+    const read = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+    frames.reduce((at, f) => (read.set(f, at), at + f.length), 0);
+    const before = secondary.stats.framesIn;
+    secondary.receive(read);
+    assert.equal(secondary.stats.framesIn - before, 256, "the first slice at once");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(secondary.stats.framesIn - before, 512, "the next slice a turn later");
+    secondary.detach("test: closed");
+    assert.equal(secondary.stats.framesIn - before, 600, "the rest before the end");
+    assert.equal(secondary.attached, false);
+    sTimer.fire();
+    await secondary.idle();
+    assert.equal(sStore.count(), 600);
+  } finally {
+    await close();
+  }
+});

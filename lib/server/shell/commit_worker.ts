@@ -13,7 +13,8 @@
 import { BatchCommitter } from "../../store/batch.ts";
 import { SqliteBindingStore } from "../../store/sqlite.ts";
 import { StoreError } from "../../store/types.ts";
-import type { WorkerReply, WorkerRequest, WriteRequest } from "./committer.ts";
+import { unpackWrites } from "../../store/packed.ts";
+import type { PackedRequest, WorkerReply, WorkerRequest, WriteRequest } from "./committer.ts";
 
 let store: SqliteBindingStore | undefined;
 let committer: BatchCommitter | undefined;
@@ -62,6 +63,38 @@ function write(m: WriteRequest): void {
   committer.write(m.writes).then(() => settle(m.id), (e) => settle(m.id, errorOf(e)));
 }
 
+/** The writers of a {@linkcode PackedRequest}, each as if it came alone. */
+function writePacked(m: PackedRequest): void {
+  let writes;
+  try {
+    writes = unpackWrites(m.packed);
+  } catch (e) {
+    const error = { kind: "invalid", message: (e as Error).message };
+    for (let i = 0; i < m.ids.length; i++) {
+      if (m.lazyIds[i]) settle(m.lazyIds[i], error);
+      settle(m.ids[i], error);
+    }
+    return;
+  }
+  let at = 0;
+  for (let i = 0; i < m.ids.length; i++) {
+    const lazy = m.lazySizes[i];
+    const end = at + m.sizes[i];
+    write(
+      lazy > 0
+        ? {
+          type: "write",
+          id: m.ids[i],
+          lazy: writes.slice(at, at + lazy),
+          lazyId: m.lazyIds[i],
+          writes: writes.slice(at + lazy, end),
+        }
+        : { type: "write", id: m.ids[i], writes: writes.slice(at, end) },
+    );
+    at = end;
+  }
+}
+
 self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
   const m = ev.data;
   switch (m.type) {
@@ -81,8 +114,8 @@ self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
     case "write":
       write(m);
       return;
-    case "writes":
-      for (const w of m.list) write(w);
+    case "packed":
+      writePacked(m);
       return;
     case "close": {
       (async () => {

@@ -23,6 +23,7 @@
 
 import { setImmediate } from "node:timers";
 import { BatchCommitter, type BatchInfo } from "../../store/batch.ts";
+import { packedTransfer, type PackedWrites, packWrites } from "../../store/packed.ts";
 import {
   type BindingStore,
   StoreError,
@@ -82,8 +83,29 @@ export interface WriteRequest {
 export type WorkerRequest =
   | { type: "open"; path: string; windowMs: number }
   | WriteRequest
-  | { type: "writes"; list: readonly WriteRequest[] }
+  | PackedRequest
   | { type: "close" };
+
+/**
+ * The writers of one turn of the main thread's event loop in one message, their writes in
+ * one {@linkcode PackedWrites} (its buffers transferred, not copied): writer `i` owns the
+ * next `sizes[i]` writes, of which the first `lazySizes[i]` are lazy writes riding in front
+ * under writer id `lazyIds[i]` (0: none).
+ */
+export interface PackedRequest {
+  /** Discriminant. */
+  type: "packed";
+  /** Every writer's writes, in order. */
+  packed: PackedWrites;
+  /** Writer ids, answered in `done` messages. */
+  ids: number[];
+  /** Writes per writer (lazy ones included). */
+  sizes: number[];
+  /** Lazy writes at the front of each writer's run. */
+  lazySizes: number[];
+  /** The writer id of each writer's lazy writes (0: none). */
+  lazyIds: number[];
+}
 
 /** Messages from the writer thread. */
 export type WorkerReply =
@@ -321,26 +343,46 @@ class WorkerCommitter implements Committer {
     return p;
   }
 
-  /** Posts the writes queued in this turn: one message, or one each if that one fails. */
+  /**
+   * Posts the writes queued in this turn in one message, packed (see {@linkcode
+   * PackedRequest}); writes that cannot be passed fail their writers alone.
+   */
   readonly #sendOutbox = (): void => {
     const list = this.#outbox;
     if (list.length === 0) return;
     this.#outbox = [];
+    const all: StoreWrite[] = [];
+    const m: PackedRequest = {
+      type: "packed",
+      packed: undefined as unknown as PackedWrites,
+      ids: [],
+      sizes: [],
+      lazySizes: [],
+      lazyIds: [],
+    };
+    for (const r of list) {
+      const lazy = r.lazy ?? [];
+      for (const w of lazy) all.push(w);
+      for (const w of r.writes) all.push(w);
+      m.ids.push(r.id);
+      m.sizes.push(lazy.length + r.writes.length);
+      m.lazySizes.push(lazy.length);
+      m.lazyIds.push(r.lazyId ?? 0);
+    }
     try {
-      this.#worker.postMessage(
-        list.length === 1 ? list[0] : { type: "writes", list } satisfies WorkerRequest,
-      );
+      m.packed = packWrites(all);
+      this.#worker.postMessage(m, packedTransfer(m.packed));
       return;
     } catch { /* one of them cannot be passed: find which */ }
-    for (const m of list) {
+    for (const r of list) {
       try {
-        this.#worker.postMessage(m);
+        this.#worker.postMessage(r);
       } catch (e) {
         const error = new StoreError(
           "invalid",
           `cannot pass writes to the writer thread: ${(e as Error).message}`,
         );
-        for (const id of m.lazyId === undefined ? [m.id] : [m.lazyId, m.id]) {
+        for (const id of r.lazyId === undefined ? [r.id] : [r.lazyId, r.id]) {
           const w = this.#waiting.get(id);
           this.#waiting.delete(id);
           w?.reject(error);
