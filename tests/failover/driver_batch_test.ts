@@ -251,26 +251,33 @@ Deno.test("UPDREQALL, large window: flow control holds and reads are committed i
   assert.ok(r.transactions < 3000 / 20, `${r.transactions} transactions for 3000 BNDUPDs`);
 });
 
+/** Connects the pair and runs it until the secondary has sent UPDREQALL. */
+async function untilUpdreqall(p: ReturnType<typeof pair>, seed: number): Promise<void> {
+  const { primary, secondary, pTimer, sTimer } = p;
+  let requested = false;
+  const toSecondary = new Direction(seed, () => {}, () => {});
+  const toPrimary = new Direction(seed + 1, (m) => {
+    if (m.msgType === 29) requested = true;
+  }, () => {});
+  secondary.start();
+  primary.start();
+  secondary.attach(toPrimary.transport());
+  primary.attach(toSecondary.transport());
+  for (let i = 0; i < 1000 && !requested; i++) {
+    await settle();
+    const moved = toSecondary.deliver(secondary) + toPrimary.deliver(primary);
+    await settle();
+    if (moved === 0) pTimer.fire() + sTimer.fire();
+  }
+  assert.ok(requested, "the secondary sent UPDREQALL");
+}
+
 Deno.test("a lease written and not yet committed is what the next read sees", async () => {
-  const { primary, secondary, sStore, pTimer, sTimer, close } = pair(0, 100);
+  const p = pair(0, 100);
+  const { secondary, sStore, sTimer, close } = p;
   try {
     // Up to the secondary's UPDREQALL; nothing from the primary is delivered after it.
-    let requested = false;
-    const toSecondary = new Direction(3, () => {}, () => {});
-    const toPrimary = new Direction(4, (m) => {
-      if (m.msgType === 29) requested = true;
-    }, () => {});
-    secondary.start();
-    primary.start();
-    secondary.attach(toPrimary.transport());
-    primary.attach(toSecondary.transport());
-    for (let i = 0; i < 1000 && !requested; i++) {
-      await settle();
-      const moved = toSecondary.deliver(secondary) + toPrimary.deliver(primary);
-      await settle();
-      if (moved === 0) pTimer.fire() + sTimer.fire();
-    }
-    assert.ok(requested);
+    await untilUpdreqall(p, 3);
     // Two BNDUPDs for one lease in two reads, the first not committed when the second
     // arrives: the first carries a PARTNER_RAW_CLT_TIME, the second none; the second keeps
     // the first's client-last-transaction-time only if it sees the first's record.
@@ -297,24 +304,10 @@ Deno.test("a lease written and not yet committed is what the next read sees", as
 });
 
 Deno.test("a read of many messages is handled a slice per turn, in order; the end of the connection waits for it", async () => {
-  const { primary, secondary, sStore, pTimer, sTimer, close } = pair(0, 1000);
+  const p = pair(0, 1000);
+  const { secondary, sStore, sTimer, close } = p;
   try {
-    let requested = false;
-    const toSecondary = new Direction(5, () => {}, () => {});
-    const toPrimary = new Direction(6, (m) => {
-      if (m.msgType === 29) requested = true;
-    }, () => {});
-    secondary.start();
-    primary.start();
-    secondary.attach(toPrimary.transport());
-    primary.attach(toSecondary.transport());
-    for (let i = 0; i < 1000 && !requested; i++) {
-      await settle();
-      const moved = toSecondary.deliver(secondary) + toPrimary.deliver(primary);
-      await settle();
-      if (moved === 0) pTimer.fire() + sTimer.fire();
-    }
-    assert.ok(requested);
+    await untilUpdreqall(p, 5);
     sTimer.fire();
     await settle();
     // 600 BNDUPDs in one read.
