@@ -2,6 +2,7 @@
  * The single-file bundle (`deno task bundle`) runs the same CLI as `cli/main.ts`.
  */
 import assert from "node:assert/strict";
+import { childConfigYaml, freeTcpPort, freeUdpPort, until } from "../serve/helpers.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const captures = new URL("../../../shared/captures/", import.meta.url).pathname;
@@ -78,6 +79,62 @@ Deno.test("bundle: one JS file that runs every subcommand", async () => {
       console.warn("bundle test: ../shared/captures missing, skipping the decode part");
     }
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bundle: serve from the bundle commits on its writer thread, bundled beside it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "failover6-bundle-serve-" });
+  let child: Deno.ChildProcess | undefined;
+  try {
+    for (
+      const [out, entry] of [
+        ["failover6.js", "cli/main.ts"],
+        ["commit_worker.js", "lib/server/shell/commit_worker.ts"],
+      ]
+    ) {
+      const built = await run(Deno.execPath(), [
+        "bundle",
+        "--platform",
+        "deno",
+        "--output",
+        `${dir}/${out}`,
+        entry,
+      ]);
+      assert.equal(built.code, 0, built.stderr);
+    }
+    const control = freeTcpPort();
+    await Deno.writeTextFile(
+      `${dir}/serve.yaml`,
+      childConfigYaml(dir, await freeUdpPort(), control),
+    );
+    child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${dir}/failover6.js`, "serve", "--config", `${dir}/serve.yaml`],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let status: { commitMode?: string } = {};
+    await until(async () => {
+      try {
+        const r = await fetch(`http://127.0.0.1:${control}/v1/status`, {
+          headers: { authorization: "Bearer child-token-0123456789" },
+        });
+        if (!r.ok) {
+          await r.body?.cancel();
+          return false;
+        }
+        status = await r.json();
+        return true;
+      } catch {
+        return false;
+      }
+    }, 20_000);
+    assert.equal(status.commitMode, "worker");
+  } finally {
+    if (child) {
+      child.kill("SIGTERM");
+      await child.status;
+    }
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -428,9 +428,14 @@ export async function openCommitter(
   if (options.worker === false || path === undefined || path === ":memory:") {
     return { committer: inThread() };
   }
-  const url = new URL("./commit_worker.ts", import.meta.url);
+  // Bundled (`deno task bundle`), this module is part of dist/failover6.js and the writer
+  // thread is dist/commit_worker.js, bundled beside it; otherwise it is the .ts source.
+  const url = new URL(
+    import.meta.url.endsWith(".js") ? "./commit_worker.js" : "./commit_worker.ts",
+    import.meta.url,
+  );
   if (url.protocol === "file:") {
-    // A single-file bundle has no worker module next to it: do not let Deno report it.
+    // A bundle copied without its writer thread: do not let Deno report it, say so.
     try {
       Deno.statSync(url);
     } catch {
