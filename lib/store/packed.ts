@@ -11,7 +11,8 @@
  *
  * @example
  * ```ts
- * import { emptyLease, packWrites, unpackWrites } from "./mod.ts";
+ * import { emptyLease } from "./lease.ts";
+ * import { packWrites, unpackWrites } from "./packed.ts";
  * const lease = emptyLease({ kind: "na", address: "2001:db8::1" }, "ACTIVE");
  * const packed = packWrites([{ type: "lease", lease }]);
  * const [back] = unpackWrites(packed);
