@@ -10,8 +10,9 @@
 # ULA addresses only. Clients multicast to ff02::1:2 as real ones do; each step uses new DUIDs.
 #
 # Prints one row per product and offered rate: achieved exchanges/s, drops (exchanges started
-# and not completed), mean Solicit->Advertise and Request->Reply latency; then the latency ratio
-# failover on / off; then, after the sweep (overload included) and once the BNDUPD queue has
+# and not completed), mean Solicit->Advertise and Request->Reply latency (and, for failover6, the
+# mean time in the primary per answer, from its failover6_reply_seconds metric); then the latency
+# ratio failover on / off, as perfdhcp sees it and inside the server; then, after the sweep (overload included) and once the BNDUPD queue has
 # drained, the leases each server of each pair holds and how many differ.
 #
 # Usage (root): bench/pair-perfdhcp.sh        RATES="500 1000 2000 4000" DURATION=10 PRODUCTS="f6-alone f6-pair kea-ha kea-alone"
@@ -240,18 +241,39 @@ run_perfdhcp() { # PRODUCT RATE STEP -> "achieved drops% sa_ms rr_ms replies"
   perfdhcp_summary "$out" '%.0f'
 }
 
-declare -A RESULT
+f6_reply_totals() { # NAME -> "sumA countA sumR countR": failover6_reply_seconds of Advertise, Reply
+  f6_ctl "$1" metrics 2>/dev/null |
+    awk '/^failover6_reply_seconds_sum\{type="ADVERTISE"/ { sa += $NF }
+         /^failover6_reply_seconds_count\{type="ADVERTISE"/ { ca += $NF }
+         /^failover6_reply_seconds_sum\{type="REPLY"/ { sr += $NF }
+         /^failover6_reply_seconds_count\{type="REPLY"/ { cr += $NF }
+         END { printf "%.6f %d %.6f %d\n", sa, ca, sr, cr }'
+}
+
+declare -A RESULT SERVER_MS
 REPLIES=0
 sweep() { # PRODUCT [STATE-COMMAND]: one row per rate; the command's output ends the row
-  local rate got drops sa rr recv extra=""
+  local rate got drops sa rr recv extra="" a0=0 n0=0 r0=0 m0=0 a1 n1 r1 m1 srv
   REPLIES=0
   for rate in $RATES; do
+    [[ $1 == f6-* ]] && read -r a0 n0 r0 m0 < <(f6_reply_totals s1)
     read -r got drops sa rr recv < <(run_perfdhcp "$1" "$rate" "$step")
     step=$((step + 1))
     REPLIES=$((REPLIES + recv))
     RESULT["$1 $rate"]="$got $drops $sa $rr"
+    srv=""
+    if [[ $1 == f6-* ]]; then
+      # Mean time in the (primary) server per answer during the step: its own measure, from
+      # taking the datagram to handing the answer to the kernel, commit included.
+      read -r a1 n1 r1 m1 < <(f6_reply_totals s1)
+      srv=$(awk -v a0="$a0" -v a1="$a1" -v n0="$n0" -v n1="$n1" -v r0="$r0" -v r1="$r1" \
+        -v m0="$m0" -v m1="$m1" 'BEGIN { if (n1 > n0 && m1 > m0)
+          printf "%.3f %.3f", (a1 - a0) / (n1 - n0) * 1000, (r1 - r0) / (m1 - m0) * 1000 }')
+      SERVER_MS["$1 $rate"]=$srv
+      srv="in server: Advertise ${srv% *} ms, Reply ${srv#* } ms;"
+    fi
     [ -n "${2:-}" ] && extra=$($2)
-    printf '%-10s %8s %12s %8s %10s %10s  %s\n' "$1" "$rate" "$got" "$drops" "$sa" "$rr" "$extra"
+    printf '%-10s %8s %12s %8s %10s %10s  %s\n' "$1" "$rate" "$got" "$drops" "$sa" "$rr" "$srv${srv:+ }$extra"
   done
 }
 f6_states() { echo "$(f6_state s1)/$(f6_state s2)"; }
@@ -262,7 +284,7 @@ transitions() { # LOG... -> "from>to xN, ..." of failover state changes
 }
 
 # --- the run ------------------------------------------------------------------------------
-printf '%-10s %8s %12s %8s %10s %10s  %s\n' product offered "exchanges/s" "drops%" "SA avg ms" "RR avg ms" "states after the step"
+printf '%-10s %8s %12s %8s %10s %10s  %s\n' product offered "exchanges/s" "drops%" "SA avg ms" "RR avg ms" "failover6: mean time in the server; states after the step"
 SUMMARY=()
 for product in $PRODUCTS; do
   case $product in
@@ -325,6 +347,9 @@ if [[ " $PRODUCTS " == *" f6-alone "* && " $PRODUCTS " == *" f6-pair "* ]]; then
     read -r _ d2 sa2 rr2 <<<"${RESULT["f6-pair $rate"]}"
     awk -v r="$rate" -v a="$sa1" -v b="$rr1" -v c="$sa2" -v d="$rr2" -v x="$d1" -v y="$d2" 'BEGIN {
       if (a + b > 0) printf "latency failover on/off at %s/s: %.2f (SA+RR %.3f / %.3f ms; drops %s%% / %s%%)\n", r, (c + d) / (a + b), c + d, a + b, y, x }'
+    awk -v r="$rate" -v on="${SERVER_MS["f6-pair $rate"]:-}" -v off="${SERVER_MS["f6-alone $rate"]:-}" 'BEGIN {
+      split(on, a, " "); split(off, b, " ")
+      if (b[1] + b[2] > 0) printf "  in the server (Advertise + Reply) at %s/s: %.3f / %.3f ms, ratio %.2f (Advertise %.3f / %.3f, Reply %.3f / %.3f)\n", r, a[1] + a[2], b[1] + b[2], (a[1] + a[2]) / (b[1] + b[2]), a[1], b[1], a[2], b[2] }'
   done
 fi
 for line in "${SUMMARY[@]}"; do echo "$line"; done

@@ -199,6 +199,15 @@ Deno.test("live control API: lookups by address, prefix and DUID, paging, releas
       /failover6_pool_leases\{pool="test-addresses",kind="na",status="ACTIVE"\} 2/,
     );
     assert.match(metrics, /failover6_commit_seconds_count\{outcome="ok"\} \d+/);
+    // Every answer's time in the server, by answer and request type: as many as were sent.
+    assert.match(metrics, /failover6_reply_seconds_count\{type="REPLY",request="REQUEST"\} 3\n/);
+    const sum = /failover6_reply_seconds_sum\{type="REPLY",request="REQUEST"\} ([0-9.e-]+)/
+      .exec(metrics);
+    assert.ok(sum && Number(sum[1]) > 0, "time spent is counted");
+    assert.match(
+      metrics,
+      /failover6_reply_seconds_bucket\{type="REPLY",request="REQUEST",le="\+Inf"\} 3\n/,
+    );
 
     await api.shutdown();
     await t.server.finished;

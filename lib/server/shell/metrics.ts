@@ -149,7 +149,7 @@ export class Gauge extends Metric {
   }
 }
 
-/** Default buckets of commit latency, in seconds (0.1 ms … 1 s). */
+/** Default buckets of commit and reply latency, in seconds (0.1 ms … 1 s). */
 export const COMMIT_SECONDS_BUCKETS: readonly number[] = [
   0.0001,
   0.00025,
@@ -304,6 +304,12 @@ export class ServeMetrics {
   readonly commitSeconds: Histogram;
   /** Writers (client transactions) per grouped commit. */
   readonly commitWriters: Histogram;
+  /**
+   * Time in the server of each answered message (seconds): from handling the datagram to the
+   * operating system taking the answer (a Reply that hands out or extends a lease includes its
+   * commit), by answer and request type.
+   */
+  readonly replySeconds: Histogram;
   /** Leases per pool and binding status. */
   readonly poolLeases: Gauge;
   /** Size of each pool. */
@@ -358,6 +364,12 @@ export class ServeMetrics {
       "Client transactions committed together in one grouped transaction",
       [],
       [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+    );
+    this.replySeconds = r.histogram(
+      "failover6_reply_seconds",
+      "Time from handling a client message to sending its answer (commit included), by type",
+      ["type", "request"],
+      COMMIT_SECONDS_BUCKETS,
     );
     this.poolLeases = r.gauge(
       "failover6_pool_leases",

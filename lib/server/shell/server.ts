@@ -464,6 +464,7 @@ export class DhcpServer {
   }
 
   #serve(bytes: Uint8Array, from: Peer, listener: ListenerInfo): void {
+    const started = performance.now();
     const now = this.#clock.now();
     const d = decodeMessage(bytes);
     if (d.message === undefined || d.errors.length > 0) {
@@ -491,23 +492,27 @@ export class DhcpServer {
       return;
     }
     if (r.changes.length === 0) {
-      this.#send(r, listener);
+      this.#send(r, listener, started);
       return;
     }
-    this.#commitThenSend(r, listener);
+    this.#commitThenSend(r, listener, started);
   }
 
   // The path of each datagram uses callbacks and a counter (#busy) rather than an async
   // function, a tracked promise and a promise per send: those cost more CPU than the rest of
   // the shell's work on a datagram.
 
-  #commitThenSend(r: HandleResult & { kind: "reply" }, listener: ListenerInfo): void {
+  #commitThenSend(
+    r: HandleResult & { kind: "reply" },
+    listener: ListenerInfo,
+    started: number,
+  ): void {
     this.#busy++;
     this.#committer.write(leaseWrites(r.changes)).then(() => {
       try {
         this.#noteDue(r.changes);
         // Lazy update (RFC 8156 §4.3): the partner hears of it after the client has its Reply.
-        this.#send(r, listener, this.#failover);
+        this.#send(r, listener, started, this.#failover);
       } catch (e) {
         this.#internalError(e, r.to.address);
       } finally {
@@ -527,10 +532,14 @@ export class DhcpServer {
     });
   }
 
-  /** Encodes and sends the reply; then tells `failover` of its committed changes. */
+  /**
+   * Encodes and sends the reply (`started`: when its datagram's handling began,
+   * `performance.now()`); then tells `failover` of its committed changes.
+   */
   #send(
     r: HandleResult & { kind: "reply" },
     listener: ListenerInfo,
+    started: number,
     failover?: FailoverService,
   ): void {
     let bytes: Uint8Array;
@@ -545,7 +554,7 @@ export class DhcpServer {
     this.#busy++;
     this.#udp!.sendWith(listener.id, bytes, r.to.address, r.to.port, (e) => {
       try {
-        if (e === null) this.#sent(r);
+        if (e === null) this.#sent(r, started);
         else {
           this.metrics.sendErrors.inc();
           this.#rateLimitedError("reply could not be sent", {
@@ -572,8 +581,10 @@ export class DhcpServer {
     });
   }
 
-  #sent(r: HandleResult & { kind: "reply" }): void {
-    this.metrics.replies.inc(replyLabels(r.replyType, r.requestType));
+  #sent(r: HandleResult & { kind: "reply" }, started: number): void {
+    const labels = replyLabels(r.replyType, r.requestType);
+    this.metrics.replies.inc(labels);
+    this.metrics.replySeconds.observe((performance.now() - started) / 1000, labels);
     if (this.#log.enabled("debug")) {
       this.#log.debug("replied", {
         request: messageTypeName(r.requestType),
