@@ -5,7 +5,8 @@
  * {@linkcode LeaseIndex.revert} undoes changes whose commit failed. It also keeps the per-pool
  * occupancy (for "pool full" without a scan), the leases per pool and status (for pool
  * figures and status documents without a database scan: `GROUP BY` over 150k rows takes
- * 0.3–0.6 s, a stall the sockets cannot absorb), and a heap of due times for expiry.
+ * 0.3–0.6 s, a stall the sockets cannot absorb) and per pool, kind, owner and status (for
+ * the failover engine's pool balancing, likewise), and a heap of due times for expiry.
  *
  * Few objects per lease, because the garbage collector's pauses on the main thread grow with
  * them (and a pause longer than the socket's receive buffer lasts drops datagrams): a client
@@ -16,7 +17,7 @@
  */
 
 import { dueTime } from "../store/lease.ts";
-import type { BindingStatus, Lease, LeaseKey } from "../store/types.ts";
+import type { BindingStatus, Lease, LeaseKey, PoolStatusCount } from "../store/types.ts";
 import { canonicalIPv6 } from "../util/ipv6.ts";
 import { leaseKeyText } from "./allocate.ts";
 import type { LeaseChange, LeaseView } from "./types.ts";
@@ -47,6 +48,8 @@ export class LeaseIndex implements LeaseView {
   #byClient = new Map<string, string | Set<string>>();
   /** Pool -> binding status -> leases. */
   #tally = new Map<string, Map<BindingStatus, number>>();
+  /** Pool, kind, owner and status (joined by NUL) -> their tally row. */
+  #ownerTally = new Map<string, PoolStatusCount>();
   /** Due heap: `#dueAt[i]` is the due time of the lease at key `#dueKey[i]`. */
   #dueAt: number[] = [];
   #dueKey: string[] = [];
@@ -117,7 +120,34 @@ export class LeaseIndex implements LeaseView {
     return out;
   }
 
+  /**
+   * Leases per pool, kind, owner and binding status (none left out), from memory: what
+   * `BindingStore.countByPool` answers from the database, in the same order (pool, kind,
+   * owner, status), without reading every lease. Pool balancing (§4.2.2) counts with it.
+   */
+  countByPoolOwner(): PoolStatusCount[] {
+    const out = [...this.#ownerTally.values()].map((r) => ({ ...r }));
+    const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    return out.sort((a, b) =>
+      cmp(a.pool, b.pool) || cmp(a.kind, b.kind) || cmp(a.owner, b.owner) ||
+      cmp(a.status, b.status)
+    );
+  }
+
   #count(lease: Lease, delta: 1 | -1): void {
+    const k = `${lease.pool}\0${lease.kind}\0${lease.owner}\0${lease.status}`;
+    const row = this.#ownerTally.get(k);
+    if (row === undefined) {
+      if (delta > 0) {
+        this.#ownerTally.set(k, {
+          pool: lease.pool,
+          kind: lease.kind,
+          owner: lease.owner,
+          status: lease.status,
+          count: 1,
+        });
+      }
+    } else if ((row.count += delta) <= 0) this.#ownerTally.delete(k);
     let t = this.#tally.get(lease.pool);
     if (t === undefined) this.#tally.set(lease.pool, t = new Map());
     const n = (t.get(lease.status) ?? 0) + delta;

@@ -85,6 +85,8 @@ Deno.test("lease index: getByClient, occupancy and the due heap match a plain mo
   const change = fc.record({
     slot: fc.integer({ min: 0, max: 7 }),
     client: fc.integer({ min: -1, max: 3 }),
+    owner: fc.constantFrom("primary", "secondary", "none") as fc.Arbitrary<Lease["owner"]>,
+    pool: fc.constantFrom("p", "q"),
     status: fc.constantFrom("ACTIVE", "RELEASED", "ABANDONED", "FREE") as fc.Arbitrary<
       Lease["status"]
     >,
@@ -100,6 +102,8 @@ Deno.test("lease index: getByClient, occupancy and the due heap match a plain mo
         const before = model.get(key);
         const after = lease(s.slot, {
           clientDuid: s.client < 0 ? "" : clientHex(s.client),
+          owner: s.owner,
+          pool: s.pool,
           status: s.status,
           expirationTime: s.due,
           stateExpirationTime: s.due + 100,
@@ -115,14 +119,35 @@ Deno.test("lease index: getByClient, occupancy and the due heap match a plain mo
         assert.deepEqual(ix.getByClient(clientHex(c)).map((l) => l.address).sort(), want);
       }
       const occupied = [...model.values()].filter((l) =>
-        l.status === "ACTIVE" || l.status === "ABANDONED"
+        l.pool === "p" && (l.status === "ACTIVE" || l.status === "ABANDONED")
       ).length;
       assert.equal(ix.poolOccupancy("p"), occupied);
       const tally = new Map<string, number>();
-      for (const l of model.values()) tally.set(l.status, (tally.get(l.status) ?? 0) + 1);
+      for (const l of model.values()) {
+        const k = `${l.pool} ${l.status}`;
+        tally.set(k, (tally.get(k) ?? 0) + 1);
+      }
       assert.deepEqual(
-        ix.countByPool().map((c) => [c.pool, c.status, c.count]).sort(),
-        [...tally].map(([status, n]) => ["p", status, n]).sort(),
+        ix.countByPool().map((c) => [`${c.pool} ${c.status}`, c.count]).sort(),
+        [...tally].sort(),
+      );
+      // Per pool, kind, owner and status, in that order: what the database's GROUP BY answers.
+      const rows = new Map<
+        string,
+        { pool: string; kind: string; owner: string; status: string; count: number }
+      >();
+      for (const l of model.values()) {
+        const k = [l.pool, l.kind, l.owner, l.status].join(" ");
+        const r = rows.get(k) ??
+          { pool: l.pool, kind: l.kind, owner: l.owner, status: l.status, count: 0 };
+        r.count++;
+        rows.set(k, r);
+      }
+      assert.deepEqual(
+        ix.countByPoolOwner(),
+        [...rows.keys()].sort().map((k) =>
+          rows.get(k)
+        ),
       );
       const due = (l: Lease) => l.status === "ACTIVE" ? l.expirationTime : l.stateExpirationTime;
       const wantDue = [...model.values()].map(due).filter((d) => d > 0).sort((a, b) => a - b);

@@ -6,9 +6,10 @@
  *   were made), and every lease written gets its pool name and relationship when it has none
  *   (leases learned from the partner's BNDUPDs arrive without a pool), so pool figures,
  *   `needingUpdate(relationship)` and the allocator's occupancy see them;
- * - {@linkcode IndexedReads}: the engine driver's view of the store, whose `get` reads the
- *   server's in-memory lease index first, so a BNDUPD or BNDREPLY is handled against the
- *   newest binding, including a client transaction whose grouped commit is still in flight.
+ * - {@linkcode IndexedReads}: the engine driver's view of the store, whose `get` and
+ *   `countByPool` read the server's in-memory lease index, so a BNDUPD or BNDREPLY is handled
+ *   against the newest binding, including a client transaction whose grouped commit is still
+ *   in flight, and pool balancing counts without scanning the database.
  *
  * @module
  */
@@ -277,6 +278,14 @@ export class IndexedReads extends StoreView {
    * no longer pending: an acknowledgement written lazily (`ScopedCommitter`'s `deferrable`)
    * reaches the store a little after the index.
    */
+  /**
+   * Leases per pool, kind, owner and status from the index (pool balancing, §4.2.2): no
+   * `GROUP BY` over the whole database on the datagram thread, and counting the newest
+   * version of each lease, a commit still in flight included.
+   */
+  override countByPool(): PoolStatusCount[] {
+    return this.#index.countByPoolOwner();
+  }
   override *needingUpdate(relationship?: string): IterableIterator<Lease> {
     for (const l of this.inner.needingUpdate(relationship)) {
       if (this.#index.get(l)?.updatePending === false) continue;
