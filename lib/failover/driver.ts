@@ -99,6 +99,14 @@ export interface DriverOptions {
   committer?: WriteCommitter;
   /** Observers. */
   hooks?: DriverHooks;
+  /**
+   * True when `store`'s reads already give the newest version of every lease, this driver's
+   * writes still being committed included (a server's in-memory lease index, which other
+   * writers such as client transactions and expiry change too). The driver then reads the
+   * store alone: its own overlay of uncommitted writes could be older than the store's answer.
+   * Default false: the driver lays its uncommitted writes over what the store returns.
+   */
+  storeIsCurrent?: boolean;
 }
 
 /** Counters of the shell. */
@@ -181,6 +189,7 @@ export class EngineDriver {
   readonly #committer: WriteCommitter;
   readonly #hooks: DriverHooks;
   readonly #config: EngineConfig;
+  readonly #storeIsCurrent: boolean;
   #state: EngineState | undefined;
   #transport: Transport | undefined;
   #deframer = new Deframer();
@@ -222,6 +231,7 @@ export class EngineDriver {
     this.#scheduler = options.scheduler ?? new RealScheduler(options.clock);
     this.#committer = options.committer ?? new BatchCommitter(options.store, { windowMs: 0 });
     this.#hooks = options.hooks ?? {};
+    this.#storeIsCurrent = options.storeIsCurrent ?? false;
   }
 
   /** The engine state (after the last event). */
@@ -539,7 +549,7 @@ export class EngineDriver {
    * write has committed (the usual case: then no key text is made at all).
    */
   #overlay(): Map<string, Lease> | undefined {
-    if (this.#uncommitted.size === 0) return undefined;
+    if (this.#storeIsCurrent || this.#uncommitted.size === 0) return undefined;
     if (this.#overlayCache === undefined) {
       const m = new Map<string, Lease>();
       for (const writes of this.#uncommitted) addLeases(m, writes);

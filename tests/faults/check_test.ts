@@ -273,6 +273,10 @@ Deno.test("check: double-held on the wire, lost and differing bindings at the en
   // ::1:2 differs; ::1:1 ends (client 3's grant) within 5 s of the check: left out.
   assert.equal(r.bindingsDiffer, 1);
   assert.equal(r.settling, 1);
+  // The example names each server's record and what the wire showed of the lease.
+  const differ = r.examples.find((e) => e.startsWith("differ: fd00:f6::1:2"));
+  assert.match(differ ?? "", /records \(times from their reading\): s1 none; s2 ACTIVE /);
+  assert.match(differ ?? "", /on the wire: .*s[12] \(REQUEST\) to [0-9a-f]+\/7 until /);
   assert.equal(checkRun({ ...input, settleSeconds: 0 }).bindingsDiffer, 2);
   assert.deepEqual(r.activeAtEnd, { s1: 1, s2: 2 });
   assert.match(reportLine("scenario", r), /lost \{s1=1 s2=1\}, double-held wire 1 end 1/);

@@ -194,6 +194,27 @@ Deno.test("IndexedReads.needingUpdate leaves out leases whose newest version is 
   assert.equal([...store.needingUpdate("r")].length, 3, "the store itself still lists it");
 });
 
+Deno.test("IndexedReads: UPDREQ and UPDREQALL answers read each lease as it is now, not as stored", () => {
+  const store = new MemoryBindingStore();
+  const stored = [active(21), active(22), active(23)];
+  store.apply(stored.map(write));
+  const index = LeaseIndex.from(stored);
+  // Expiry (or a renewal) changed the second lease; its commit has not reached the store yet.
+  const expired: Lease = {
+    ...stored[1],
+    status: "EXPIRED",
+    startTimeOfState: NOW + 30_000,
+    stateExpirationTime: NOW + 60_000,
+  };
+  index.apply([{ before: stored[1], after: expired }]);
+  const reads = new IndexedReads(store, index);
+  const pending = [...reads.needingUpdate("r")];
+  assert.deepEqual(pending.map((l) => l.status), ["ACTIVE", "EXPIRED", "ACTIVE"]);
+  assert.deepEqual(pending[1], expired);
+  assert.deepEqual([...reads.all("r")].map((l) => l.status), ["ACTIVE", "EXPIRED", "ACTIVE"]);
+  assert.equal(store.get(stored[1])?.status, "ACTIVE", "the store itself still has the old one");
+});
+
 Deno.test({
   name: "pair: the primary's acknowledgements are written lazily and are in its file after a stop",
   sanitizeOps: false,

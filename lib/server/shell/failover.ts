@@ -347,6 +347,7 @@ export class FailoverService {
       ep.driver = new EngineDriver({
         config: engineConfigOf(host.config, rel, options.engine),
         store: new IndexedReads(host.store, host.core.leases),
+        storeIsCurrent: true,
         clock: host.clock,
         scheduler: options.scheduler?.(rel.name) ?? new RealScheduler(host.clock),
         committer: new ScopedCommitter(host.committer, host.store, svc.#scope, host.core.leases, {

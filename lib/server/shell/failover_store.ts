@@ -274,11 +274,6 @@ export class IndexedReads extends StoreView {
     return this.#index.get(key);
   }
   /**
-   * The store's leases pending an update, less those whose newest version (in the index) is
-   * no longer pending: an acknowledgement written lazily (`ScopedCommitter`'s `deferrable`)
-   * reaches the store a little after the index.
-   */
-  /**
    * Leases per pool, kind, owner and status from the index (pool balancing, §4.2.2): no
    * `GROUP BY` over the whole database on the datagram thread, and counting the newest
    * version of each lease, a commit still in flight included.
@@ -286,11 +281,29 @@ export class IndexedReads extends StoreView {
   override countByPool(): PoolStatusCount[] {
     return this.#index.countByPoolOwner();
   }
+  /**
+   * The store's leases pending an update, each as its newest version (in the index), less
+   * those whose newest version is no longer pending: an acknowledgement written lazily
+   * (`ScopedCommitter`'s `deferrable`) reaches the store a little after the index, and an
+   * answer to UPDREQ reads the store for seconds under flow control, through one read
+   * snapshot. A lease that changed meanwhile (a client's renewal, an expiry) goes out as it is
+   * now, never as the snapshot had it: an old ACTIVE sent after the newer EXPIRED could make
+   * the partner hold a lease the client no longer has (docs/decisions.md P15).
+   */
   override *needingUpdate(relationship?: string): IterableIterator<Lease> {
     for (const l of this.inner.needingUpdate(relationship)) {
-      if (this.#index.get(l)?.updatePending === false) continue;
-      yield l;
+      const newest = this.#index.get(l);
+      if (newest === undefined) {
+        yield l;
+        continue;
+      }
+      if (!newest.updatePending) continue;
+      yield newest;
     }
+  }
+  /** Every lease of the store (UPDREQALL), each as its newest version (in the index). */
+  override *all(relationship?: string): IterableIterator<Lease> {
+    for (const l of this.inner.all(relationship)) yield this.#index.get(l) ?? l;
   }
   /**
    * The store's page, each lease replaced by its newest version from the index and left out

@@ -411,6 +411,8 @@ export interface HeldLease {
   clientDuid: string;
   /** IAID. */
   iaid: number;
+  /** The record's times and flags as one line, for the examples of a failed check. */
+  detail?: string;
 }
 
 /** Everything the checks look at. */
@@ -605,6 +607,17 @@ export function checkRun(input: CheckInput): CheckReport {
       from: "",
     })),
   ].sort((a, b) => a.at - b.at);
+  const history = new Map<string, string[]>();
+  const rel = (t: number) => `${((t - input.checkAt) / 1000).toFixed(1)}s`;
+  for (const e of events) {
+    const h = history.get(e.lease) ?? [];
+    h.push(
+      e.until > e.at
+        ? `${rel(e.at)} ${e.from} to ${e.client}/${e.iaid} until ${rel(e.until)}`
+        : `${rel(e.at)} ended by ${e.client}`,
+    );
+    history.set(e.lease, h);
+  }
   const holders = new Map<string, Map<string, { until: number; iaid: number; from: string }>>();
   let doubleHeldOnWire = 0;
   for (const e of events) {
@@ -634,10 +647,15 @@ export function checkRun(input: CheckInput): CheckReport {
   // Leases still valid at the check must be ACTIVE for their client on every server.
   const servers = Object.keys(input.held);
   const active: Record<string, Map<string, HeldLease>> = {};
+  const record: Record<string, Map<string, HeldLease>> = {};
   const activeAtEnd: Record<string, number> = {};
   for (const s of servers) {
     active[s] = new Map();
-    for (const l of input.held[s]) if (l.status === "ACTIVE") active[s].set(l.lease, l);
+    record[s] = new Map();
+    for (const l of input.held[s]) {
+      record[s].set(l.lease, l);
+      if (l.status === "ACTIVE") active[s].set(l.lease, l);
+    }
     activeAtEnd[s] = active[s].size;
   }
   const lost: Record<string, number> = Object.fromEntries(servers.map((s) => [s, 0]));
@@ -701,7 +719,12 @@ export function checkRun(input: CheckInput): CheckReport {
             `${s} ${views[i] ? `${views[i]!.clientDuid}/${views[i]!.iaid}` : "-"}`
           )
             .join(", ")
-        }`,
+        }; records (times from their reading): ${
+          servers.map((s) => {
+            const r = record[s].get(k);
+            return `${s} ${r ? `${r.status} ${r.clientDuid}/${r.iaid} ${r.detail ?? ""}` : "none"}`;
+          }).join("; ")
+        }; on the wire: ${(history.get(k) ?? ["nothing"]).slice(-6).join("; ")}`,
       );
     }
   }

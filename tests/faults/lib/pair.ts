@@ -356,6 +356,7 @@ export class LabServer {
           status: String(l.status),
           clientDuid: String(l.clientDuid ?? "").toLowerCase(),
           iaid: Number(l.iaid),
+          detail: recordDetail(l),
         });
       }
       if (body.next === undefined) return out;
@@ -379,6 +380,29 @@ export class LabServer {
       ...args,
     ]);
   }
+}
+
+/**
+ * A lease record of `ctl leases --json` as one line: its times as seconds from now (the moment
+ * of reading), the update and ack flags and the owner.
+ */
+function recordDetail(l: Record<string, unknown>): string {
+  const now = Date.now();
+  const t = (name: string) => {
+    const v = l[name];
+    if (typeof v !== "string") return `${name}=-`;
+    return `${name}=${((Date.parse(v) - now) / 1000).toFixed(1)}s`;
+  };
+  return [
+    t("cltTime"),
+    t("startTimeOfState"),
+    t("stateExpirationTime"),
+    t("expirationTime"),
+    t("partnerLifetime"),
+    t("ackedPartnerLifetime"),
+    `pending=${l.updatePending}`,
+    `owner=${l.owner}`,
+  ].join(" ");
 }
 
 /** The pair: both servers with the same settings. */
