@@ -294,10 +294,37 @@ export function claim(
   return choose({ ctx, req }, address, prefixLength, pool, source);
 }
 
+/**
+ * False when the policy knows that no lease of the pool can go to a new client now (see
+ * `FailoverPolicy.room`): then the pool is not searched lease by lease, which costs a probe
+ * per address or prefix of the pool when this server's part of it is used up.
+ */
+function hasRoom(
+  p: Probe,
+  kind: LeaseKind,
+  pool: string,
+  size: bigint,
+  range?: { start: bigint; end: bigint },
+): boolean {
+  const { view, policy, subnet } = p.ctx;
+  if (policy.room === undefined || view.poolCount === undefined) return true;
+  return policy.room({
+    kind,
+    pool,
+    size,
+    ...(range ? { range } : {}),
+    relationship: subnet.relationship,
+    count: (status, owner) => view.poolCount!(pool, kind, status, owner),
+  });
+}
+
 function fromAddressPool(p: Probe, pool: PoolSettings): Choice | undefined {
   const { ctx, req } = p;
   const occupied = ctx.view.poolOccupancy?.(pool.name);
   if (occupied !== undefined && BigInt(occupied) >= pool.size) return undefined;
+  if (!hasRoom(p, "na", pool.name, pool.size, { start: pool.start, end: pool.end })) {
+    return undefined;
+  }
   const seed = fnv1a(`${req.clientDuid}/${req.iaid}/na/${pool.name}`);
   const at = (off: bigint) => {
     const a = pool.start + off;
@@ -322,6 +349,7 @@ function fromPrefixPool(p: Probe, pool: PrefixPoolSettings): Choice | undefined 
   const { ctx, req } = p;
   const occupied = ctx.view.poolOccupancy?.(pool.name);
   if (occupied !== undefined && BigInt(occupied) >= pool.count) return undefined;
+  if (!hasRoom(p, "pd", pool.name, pool.count)) return undefined;
   const seed = fnv1a(`${req.clientDuid}/${req.iaid}/pd/${pool.name}`);
   const at = (n: bigint) => {
     const pre = nthPrefix(pool.prefix, pool.delegatedLength, n);

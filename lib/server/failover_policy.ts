@@ -34,7 +34,7 @@
  * @module
  */
 
-import type { BindingStatus, Lease } from "../store/types.ts";
+import { BINDING_STATUSES, type BindingStatus, type Lease } from "../store/types.ts";
 import { addressOwner } from "../failover/pool.ts";
 import { pendingFreeTarget } from "../failover/binding.ts";
 import {
@@ -288,6 +288,32 @@ export function pairPolicy(input: PairPolicyInput): FailoverPolicy {
         return seconds(now) >= r.at;
       }
       return false;
+    },
+
+    room(q) {
+      const v = viewOf(q.relationship);
+      if (!q.relationship || !v) return true;
+      if (!allocatesIn(v.state)) return false;
+      // PARTNER-DOWN opens the partner's prefixes and leaving leases on timers: search.
+      if (v.state === "PARTNER-DOWN") return true;
+      if (q.kind === "pd") {
+        // §4.2.2: the primary's are FREE (or never written), the secondary's FREE-BACKUP.
+        if (v.role === "secondary") return q.count("FREE-BACKUP") > 0;
+        if (q.count("FREE") > 0) return true;
+        let written = 0;
+        for (const status of BINDING_STATUSES) written += q.count(status);
+        return BigInt(written) < q.size;
+      }
+      // §4.2.1: this server's half of the range, less what a new client cannot have.
+      if (q.range === undefined) return true;
+      const { start, end } = q.range;
+      const odd = (end + 1n) / 2n - start / 2n;
+      const half = v.role === "primary" ? odd : end - start + 1n - odd;
+      let used = 0;
+      for (const status of BINDING_STATUSES) {
+        if (status !== "FREE" && status !== "FREE-BACKUP") used += q.count(status, v.role);
+      }
+      return BigInt(used) < half;
     },
 
     lifetimes(q) {

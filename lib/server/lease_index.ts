@@ -17,7 +17,14 @@
  */
 
 import { dueTime } from "../store/lease.ts";
-import type { BindingStatus, Lease, LeaseKey, PoolStatusCount } from "../store/types.ts";
+import type {
+  BindingStatus,
+  Lease,
+  LeaseKey,
+  LeaseKind,
+  PoolOwner,
+  PoolStatusCount,
+} from "../store/types.ts";
 import { canonicalIPv6 } from "../util/ipv6.ts";
 import { leaseKeyText } from "./allocate.ts";
 import type { LeaseChange, LeaseView } from "./types.ts";
@@ -40,6 +47,8 @@ function isCanonicalHex(text: string): boolean {
   }
   return true;
 }
+
+const POOL_OWNERS: readonly PoolOwner[] = ["primary", "secondary", "none"];
 
 /** The in-memory lease index (see the module doc). */
 export class LeaseIndex implements LeaseView {
@@ -101,6 +110,18 @@ export class LeaseIndex implements LeaseView {
       if (l !== undefined) out.push(l);
     }
     return out;
+  }
+
+  /** Leases of a pool and kind with `status` (and `owner`, when given), from memory. */
+  poolCount(pool: string, kind: LeaseKind, status: BindingStatus, owner?: PoolOwner): number {
+    if (owner !== undefined) {
+      return this.#ownerTally.get(`${pool}\0${kind}\0${owner}\0${status}`)?.count ?? 0;
+    }
+    let n = 0;
+    for (const o of POOL_OWNERS) {
+      n += this.#ownerTally.get(`${pool}\0${kind}\0${o}\0${status}`)?.count ?? 0;
+    }
+    return n;
   }
 
   poolOccupancy(pool: string): number {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { BindingStatus, Lease, LeaseKind } from "../store/types.ts";
+import type { BindingStatus, Lease, LeaseKind, PoolOwner } from "../store/types.ts";
 
 /** What the policy is asked before any processing of a client message. */
 export interface AdmitQuery {
@@ -77,6 +77,30 @@ export interface FailoverPolicy {
    * `stateExpirationTime` otherwise), or `undefined` to leave it as it is.
    */
   expire(lease: Lease, now: number): Lease | undefined;
+  /**
+   * Optional: false when no lease of the pool can go to a new client now (this server's part
+   * of it is used up), so that the allocator need not try every lease of the pool to find
+   * out. True means "perhaps": the allocator then searches. Must never say false while
+   * `mayAllocate` would accept some lease of the pool for a client that held none of them
+   * (a client's own earlier leases are tried before any pool is searched).
+   */
+  room?(query: RoomQuery): boolean;
+}
+
+/** A pool as `FailoverPolicy.room` sees it. */
+export interface RoomQuery {
+  /** `na` (an address range) or `pd` (delegable prefixes). */
+  kind: LeaseKind;
+  /** The pool's name. */
+  pool: string;
+  /** Addresses or prefixes in the pool. */
+  size: bigint;
+  /** First and last address of an address range (`na`). */
+  range?: { start: bigint; end: bigint };
+  /** The relationship of the pool's subnet, `null` for none. */
+  relationship: string | null;
+  /** Leases of the pool with `status` (and `owner`, when given). */
+  count(status: BindingStatus, owner?: PoolOwner): number;
 }
 
 /** Statuses a standalone server may hand to any client (everything but ACTIVE and ABANDONED). */

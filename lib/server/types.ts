@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { Lease, LeaseKey } from "../store/types.ts";
+import type { BindingStatus, Lease, LeaseKey, LeaseKind, PoolOwner } from "../store/types.ts";
 import type { Message } from "../wire/types.ts";
 
 /** One datagram as the shell received it, already decoded with `wire.decodeMessage`. */
@@ -154,4 +154,10 @@ export interface LeaseView {
    * the allocator call a full pool full without scanning it.
    */
   poolOccupancy?(pool: string): number;
+  /**
+   * Optional: how many leases of a pool and kind have `status` (and `owner`, when given).
+   * Lets the failover policy call a pool with nothing left for this server to hand out
+   * without scanning it (`FailoverPolicy.room`).
+   */
+  poolCount?(pool: string, kind: LeaseKind, status: BindingStatus, owner?: PoolOwner): number;
 }
