@@ -126,9 +126,10 @@ export function reservedFor(
   address: bigint,
   prefixLength: number,
 ): string | undefined {
-  return kind === "na"
-    ? subnet.reservedAddresses.get(address)
-    : subnet.reservedPrefixes.get(prefixKey(address, prefixLength));
+  if (kind === "na") return subnet.reservedAddresses.get(address);
+  // Most subnets reserve no prefix: no key text to build for each candidate of a pool search.
+  if (subnet.reservedPrefixes.size === 0) return undefined;
+  return subnet.reservedPrefixes.get(prefixKey(address, prefixLength));
 }
 
 /**
@@ -230,7 +231,9 @@ function check(
 ): { ok: true; text: string; existing?: Lease } | { ok: false } {
   const { ctx, req } = p;
   const text = formatIPv6(address);
-  if (req.taken.has(leaseKeyText(req.kind, text, prefixLength))) return { ok: false };
+  if (req.taken.size > 0 && req.taken.has(leaseKeyText(req.kind, text, prefixLength))) {
+    return { ok: false };
+  }
   const owner = reservedFor(ctx.subnet, req.kind, address, prefixLength);
   if (owner !== undefined && owner !== req.clientDuid) return { ok: false };
   const existing = ctx.view.get({ kind: req.kind, address: text, prefixLength });
