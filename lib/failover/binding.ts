@@ -59,16 +59,28 @@ export function pendingFreeTarget(lease: Pick<Lease, "kind" | "address">): Bindi
  * The lease after the partner acknowledged a BNDUPD that announced `status` (EXPIRED,
  * RELEASED or RESET): through PENDING-FREE (skipped, as §7.2 allows) to FREE or FREE-BACKUP,
  * with the new start-time-of-state. Other statuses are returned unchanged.
+ *
+ * Given this server's `role`, a lease that returns to the partner's pool (a delegated prefix
+ * freed by the secondary goes back to the primary, §4.2.2; an address of the partner's half
+ * one of them held in PARTNER-DOWN) is marked update-pending: the partner's copy still says
+ * EXPIRED or RELEASED, which it may never hand to another client outside PARTNER-DOWN, so
+ * without a BNDUPD saying FREE the lease would be lost to the pool (docs/decisions.md P17).
  */
-export function afterAcknowledged(lease: Lease, now: number): Lease {
+export function afterAcknowledged(
+  lease: Lease,
+  now: number,
+  role?: "primary" | "secondary",
+): Lease {
   if (!leavesOnAck(lease.status)) return lease;
   const status = pendingFreeTarget(lease);
+  const owner = lease.kind === "pd" ? "primary" : addressOwner(lease.address);
   return {
     ...lease,
     status,
-    owner: lease.kind === "pd" ? "primary" : addressOwner(lease.address),
+    owner,
     startTimeOfState: now,
     stateExpirationTime: 0,
+    ...(role !== undefined && owner !== role ? { updatePending: true } : {}),
   };
 }
 

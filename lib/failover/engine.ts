@@ -1467,8 +1467,10 @@ function bndreplyReceived(s: Step, m: FailoverMessage): void {
       `partner rejected the BNDUPD for ${entry.key}: status ${acked.status.code} ${acked.status.message}`,
     );
   } else if (local) {
-    const next = applyAck(local, entry, acked.partnerLifetimeSent, s.now);
+    const next = applyAck(local, entry, acked.partnerLifetimeSent, s.now, s.role);
     if (next !== local) s.persist([{ type: "lease", lease: next }]);
+    // Freed into the partner's pool: the partner hears of it at once (P17).
+    if (next.updatePending && next.status !== local.status) leaseChanged(s, next);
   }
   pump(s);
   finishJobs(s);
@@ -1537,6 +1539,7 @@ function applyAck(
   entry: OutstandingBndupd,
   partnerLifetimeSent: number | undefined,
   now: number,
+  role?: Role,
 ): Lease {
   let next = local;
   const change = (patch: Partial<Lease>) => {
@@ -1561,7 +1564,7 @@ function applyAck(
     if (entry.onAck) {
       change({ status: entry.onAck.status, owner: entry.onAck.owner, startTimeOfState: now });
     } else if (leavesOnAck(local.status)) {
-      next = afterAcknowledged(next, now);
+      next = afterAcknowledged(next, now, role);
     }
   }
   return next;

@@ -465,6 +465,86 @@ Deno.test("EXPIRED/RELEASED acked → PENDING-FREE → FREE (primary's half) or 
   }
 });
 
+Deno.test("a prefix the secondary freed goes back to the primary: FREE announced after the ack (P17)", () => {
+  const config = { prefixes: ["2001:db8:100::/56"] };
+  const prefix = { kind: "pd" as const, address: "2001:db8:100:7::", prefixLength: 64 };
+  // The secondary delegated it in COMMUNICATIONS-INTERRUPTED; the client's lifetime ended.
+  const expired = activeLease(prefix.address, DUID, T0, {
+    ...prefix,
+    status: "EXPIRED",
+    startTimeOfState: T0,
+    owner: "secondary",
+  });
+  // The primary's copy of the grant: ACTIVE until the partner lifetime, the client's end passed.
+  const primaryCopy: Lease = {
+    ...expired,
+    status: "ACTIVE",
+    stateExpirationTime: T0,
+    cltTime: 0,
+    partnerRawCltTime: T0,
+    updatePending: false,
+  };
+  let sec = step(
+    engineIn("NORMAL", { partner: "NORMAL", role: "secondary", config }),
+    { type: "client-lease-changed", lease: expired },
+    T0,
+  );
+  const announceExpired = sent(sec.actions)[0];
+  let pri = step(
+    engineIn("NORMAL", { partner: "NORMAL", config }),
+    { type: "message-received", message: announceExpired, bindings: [primaryCopy] },
+    T0 + 100,
+  );
+  const [primaryExpired] = persisted(pri.actions);
+  assert.equal(primaryExpired.status, "EXPIRED");
+  sec = step(
+    sec.state,
+    { type: "message-received", message: sent(pri.actions)[0], bindings: [expired] },
+    T0 + 200,
+  );
+  const [freed] = persisted(sec.actions);
+  assert.deepEqual([freed.status, freed.owner, freed.updatePending], ["FREE", "primary", true]);
+  const announceFree = sent(sec.actions).filter((m) => m.msgType === 24);
+  assert.equal(announceFree.length, 1, "a BNDUPD tells the primary");
+  pri = step(
+    pri.state,
+    { type: "message-received", message: announceFree[0], bindings: [primaryExpired] },
+    T0 + 300,
+  );
+  const [primaryFree] = persisted(pri.actions);
+  assert.deepEqual([primaryFree.status, primaryFree.owner], ["FREE", "primary"]);
+  // Its BNDREPLY accepts; the secondary's update is done and nothing more goes out.
+  sec = step(
+    sec.state,
+    { type: "message-received", message: sent(pri.actions)[0], bindings: [freed] },
+    T0 + 400,
+  );
+  assert.equal(persisted(sec.actions)[0]?.updatePending, false);
+  assert.deepEqual(sent(sec.actions).filter((m) => m.msgType === 24), []);
+  // The primary freeing its own prefix needs to tell nobody: the secondary cannot use it.
+  const own = { ...expired, owner: "primary" as const };
+  let p2 = step(
+    engineIn("NORMAL", { partner: "NORMAL", config }),
+    { type: "client-lease-changed", lease: own },
+    T0,
+  );
+  const s2 = step(
+    engineIn("NORMAL", { partner: "NORMAL", role: "secondary", config }),
+    { type: "message-received", message: sent(p2.actions)[0], bindings: [] },
+    T0 + 100,
+  );
+  p2 = step(
+    p2.state,
+    { type: "message-received", message: sent(s2.actions)[0], bindings: [own] },
+    T0 + 200,
+  );
+  assert.deepEqual(
+    [persisted(p2.actions)[0].status, persisted(p2.actions)[0].updatePending],
+    ["FREE", false],
+  );
+  assert.deepEqual(sent(p2.actions).filter((m) => m.msgType === 24), []);
+});
+
 Deno.test("UPDREQ: BNDUPDs within the partner's window, UPDDONE (same id) only after the last BNDREPLY", () => {
   let s = engineIn("PARTNER-DOWN", { partner: "RECOVER", maxUnacked: 2, role: "secondary" });
   let r = step(s, { type: "message-received", message: fo(28, [], 0x4242) }, T0);
