@@ -6,6 +6,7 @@
  */
 
 import { type Config, formatConfigError, loadConfig } from "../../lib/config/mod.ts";
+import { compileSettings, type ServerSettings } from "../../lib/server/settings.ts";
 
 /** What differs between the tests' pairs. */
 export interface PairYaml {
@@ -97,4 +98,19 @@ export function parseConfig(text: string, name = "<pair test>"): Config {
   const r = loadConfig(text, name);
   if (!r.ok) throw new Error(r.errors.map(formatConfigError).join("\n"));
   return r.config;
+}
+
+/**
+ * The compiled settings of a primary of a test pair (no sockets are opened: the ports are only
+ * written into the configuration), for the tests of the pure failover policy.
+ */
+export function pairSettings(over: Partial<PairYaml> = {}): ServerSettings {
+  return compileSettings(parseConfig(pairYaml({
+    role: "primary",
+    dir: "/tmp",
+    udpPort: 10547,
+    controlPort: 10548,
+    failoverPort: 10647,
+    ...over,
+  })));
 }

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { compileSettings } from "../../lib/server/settings.ts";
 import {
   allocatesIn,
   type EndpointView,
@@ -20,20 +19,13 @@ import { emptyLease } from "../../lib/store/lease.ts";
 import type { Lease } from "../../lib/store/types.ts";
 import { parseIPv6 } from "../../lib/util/ipv6.ts";
 import { MessageType } from "../../lib/wire/types.ts";
-import { pairYaml, parseConfig } from "./config.ts";
+import { pairSettings } from "./config.ts";
 
 const T0 = 1_800_000_000_000; // ms
 const MCLT = 60;
 const REL = "test-pair";
 
-const settings = compileSettings(parseConfig(pairYaml({
-  role: "primary",
-  dir: "/tmp",
-  udpPort: 10547,
-  controlPort: 10548,
-  failoverPort: 10647,
-  mclt: MCLT,
-})));
+const settings = pairSettings({ mclt: MCLT });
 
 function policy(role: Role, state: EndpointStateName, extra: Partial<EndpointView> = {}) {
   const v: EndpointView = { relationship: REL, role, state, stateSince: T0, mclt: MCLT, ...extra };

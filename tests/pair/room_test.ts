@@ -10,29 +10,21 @@ import fc from "fast-check";
 import { allocate, type AllocationRequest } from "../../lib/server/allocate.ts";
 import { type EndpointView, pairPolicy } from "../../lib/server/failover_policy.ts";
 import { LeaseIndex } from "../../lib/server/lease_index.ts";
-import { compileSettings, type SubnetSettings } from "../../lib/server/settings.ts";
+import type { SubnetSettings } from "../../lib/server/settings.ts";
 import type { LeaseView } from "../../lib/server/types.ts";
 import type { EndpointStateName, Role } from "../../lib/failover/types.ts";
 import { addressOwner } from "../../lib/failover/pool.ts";
 import { emptyLease } from "../../lib/store/lease.ts";
 import { BINDING_STATUSES, type BindingStatus, type Lease } from "../../lib/store/types.ts";
 import { formatIPv6, nthPrefix, parseIPv6 } from "../../lib/util/ipv6.ts";
-import { pairYaml, parseConfig } from "./config.ts";
+import { pairSettings } from "./config.ts";
 
 const T0 = 1_800_000_000_000;
 const REL = "test-pair";
 const NEW_CLIENT = "000300010200000000ff";
 const OLD_CLIENT = "00030001020000000001";
 
-const settings = compileSettings(parseConfig(pairYaml({
-  role: "primary",
-  dir: "/tmp",
-  udpPort: 10547,
-  controlPort: 10548,
-  failoverPort: 10647,
-  mclt: 60,
-  delegable: "fd00:f6:0:100::/60",
-})));
+const settings = pairSettings({ mclt: 60, delegable: "fd00:f6:0:100::/60" });
 
 /** The pair subnet with an address range of `size` addresses from ::1000 (or ::1001). */
 function subnetWith(size: number, oddStart = false): SubnetSettings {

@@ -15,25 +15,17 @@ import assert from "node:assert/strict";
 import { step } from "../../lib/failover/engine.ts";
 import { bndupdOptions, parseBndreply } from "../../lib/failover/bndupd.ts";
 import { pairPolicy } from "../../lib/server/failover_policy.ts";
-import { compileSettings } from "../../lib/server/settings.ts";
 import { emptyLease } from "../../lib/store/lease.ts";
 import type { Lease } from "../../lib/store/types.ts";
 import { engineIn, fo, sent, T0 } from "../failover/helpers.ts";
-import { pairYaml, parseConfig } from "./config.ts";
+import { pairSettings } from "./config.ts";
 
 const REL = "rel";
 const ADDRESS = "fd00:f6::1001";
 const OLD_CLIENT = "00030001020000000001";
 const NEW_CLIENT = "00030001020000000002";
 
-const settings = compileSettings(parseConfig(pairYaml({
-  role: "primary",
-  dir: "/tmp",
-  udpPort: 10547,
-  controlPort: 10548,
-  failoverPort: 10647,
-  mclt: 30,
-})));
+const settings = pairSettings({ mclt: 30 });
 
 /** The new client's lease as the core grants it (MCLT lifetime: nothing acked yet). */
 function granted(now: number): Lease {
