@@ -540,6 +540,7 @@ export {
   type Candidate,
   type FailoverPolicy,
   type LifetimeQuery,
+  type RoomQuery,
   standalonePolicy,
 } from "./lib/server/policy.ts";
 export type { LeaseIndex } from "./lib/server/lease_index.ts";
