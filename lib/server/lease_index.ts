@@ -59,6 +59,8 @@ export class LeaseIndex implements LeaseView {
   #tally = new Map<string, Map<BindingStatus, number>>();
   /** Pool, kind, owner and status (joined by NUL) -> their tally row. */
   #ownerTally = new Map<string, PoolStatusCount>();
+  /** Leases with an update pending for the partner, per relationship. */
+  #pendingTally = new Map<string, number>();
   /** Due heap: `#dueAt[i]` is the due time of the lease at key `#dueKey[i]`. */
   #dueAt: number[] = [];
   #dueKey: string[] = [];
@@ -155,7 +157,21 @@ export class LeaseIndex implements LeaseView {
     );
   }
 
+  /**
+   * Leases of `relationship` whose newest version has an update pending for the partner (a
+   * commit still under way included), from memory: what the control API reports as pending,
+   * without reading the database (thousands of rows after a long communications break).
+   */
+  pendingUpdates(relationship: string): number {
+    return this.#pendingTally.get(relationship) ?? 0;
+  }
+
   #count(lease: Lease, delta: 1 | -1): void {
+    if (lease.updatePending) {
+      const p = (this.#pendingTally.get(lease.relationship) ?? 0) + delta;
+      if (p > 0) this.#pendingTally.set(lease.relationship, p);
+      else this.#pendingTally.delete(lease.relationship);
+    }
     const k = `${lease.pool}\0${lease.kind}\0${lease.owner}\0${lease.status}`;
     const row = this.#ownerTally.get(k);
     if (row === undefined) {

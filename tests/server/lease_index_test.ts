@@ -80,7 +80,7 @@ Deno.test("lease index: due heap keeps order over many random due times", () => 
   assert.deepEqual(out, [...times].sort((a, b) => a - b));
 });
 
-Deno.test("lease index: getByClient, occupancy and the due heap match a plain model under random changes", () => {
+Deno.test("lease index: getByClient, occupancy, tallies, pending updates and the due heap match a plain model under random changes", () => {
   // Few addresses and clients, so that clients gain and lose second and third leases.
   const change = fc.record({
     slot: fc.integer({ min: 0, max: 7 }),
@@ -91,6 +91,8 @@ Deno.test("lease index: getByClient, occupancy and the due heap match a plain mo
       Lease["status"]
     >,
     due: fc.integer({ min: 1, max: 50 }),
+    pending: fc.boolean(),
+    relationship: fc.constantFrom("", "r", "s"),
     revert: fc.boolean(),
   });
   fc.assert(
@@ -107,6 +109,8 @@ Deno.test("lease index: getByClient, occupancy and the due heap match a plain mo
           status: s.status,
           expirationTime: s.due,
           stateExpirationTime: s.due + 100,
+          updatePending: s.pending,
+          relationship: s.relationship,
         });
         ix.apply([{ before, after }]);
         if (s.revert) {
@@ -149,6 +153,11 @@ Deno.test("lease index: getByClient, occupancy and the due heap match a plain mo
           rows.get(k)
         ),
       );
+      // Updates pending per relationship (the control API's figure).
+      for (const r of ["", "r", "s"]) {
+        const want = [...model.values()].filter((l) => l.updatePending && l.relationship === r);
+        assert.equal(ix.pendingUpdates(r), want.length, `pending for "${r}"`);
+      }
       const due = (l: Lease) => l.status === "ACTIVE" ? l.expirationTime : l.stateExpirationTime;
       const wantDue = [...model.values()].map(due).filter((d) => d > 0).sort((a, b) => a - b);
       assert.equal(ix.nextDue(), wantDue[0]);

@@ -299,9 +299,6 @@ export const UPDATE_GATHER_MAX = 512;
 /** Delegable prefixes a primary stores as FREE per pool at most (see `#seedPrefixes`). */
 export const SEED_LIMIT = 65_536;
 
-/** Count of leases pending an update, stopped at this many (status is not a full scan). */
-export const PENDING_COUNT_CAP = 100_000;
-
 /** Runs every failover relationship of one server (see the module doc). */
 export class FailoverService {
   readonly #host: FailoverHost;
@@ -546,19 +543,8 @@ export class FailoverService {
     });
   }
 
-  #pending(relationship: string): { count: number; capped: boolean } {
-    let count = 0;
-    const index = this.#host.core.leases;
-    try {
-      for (const l of this.#host.store.needingUpdate(relationship)) {
-        // An acknowledgement written lazily is in the index before the store.
-        if (index.get(l)?.updatePending === false) continue;
-        if (++count >= PENDING_COUNT_CAP) return { count, capped: true };
-      }
-    } catch {
-      // a closed store while stopping: report what was counted
-    }
-    return { count, capped: false };
+  #pending(relationship: string): number {
+    return this.#host.core.leases.pendingUpdates(relationship);
   }
 
   /**

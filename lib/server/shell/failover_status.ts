@@ -25,8 +25,8 @@ export interface EndpointFacts {
   tls: boolean;
   /** Clock skew of the last message received (our time − its sent-time), seconds. */
   clockSkew: number | null;
-  /** Leases the partner has not confirmed, from the database (capped count). */
-  pendingInStore: { count: number; capped: boolean };
+  /** Leases with an update the partner has not confirmed (the lease index's count). */
+  pendingInStore: number;
   /** The last state change: from, to, why, when (ms). */
   lastTransition?: { from: string; to: string; reason: string; at: number };
   /** Now (ms). */
@@ -69,7 +69,6 @@ export interface EndpointStatus {
     window: number | null;
     queued: number;
     pendingInStore: number;
-    pendingCapped: boolean;
     sent: number;
     received: number;
     rejectedByUs: number;
@@ -203,8 +202,7 @@ export function endpointStatus(s: EngineState, f: EndpointFacts): EndpointStatus
       unacked: s.outstanding.size,
       window: s.comms.partner?.maxUnackedBndupd ?? null,
       queued: s.queue.length,
-      pendingInStore: f.pendingInStore.count,
-      pendingCapped: f.pendingInStore.capped,
+      pendingInStore: f.pendingInStore,
       sent: s.counters.bndupdSent,
       received: s.counters.bndupdReceived,
       rejectedByUs: s.counters.rejectionsSent,
@@ -286,7 +284,7 @@ export function renderEndpointStatus(j: Partial<EndpointStatus>): string[] {
       `${b.unacked} unacked${
         b.window !== null ? ` (window ${b.window})` : ""
       }, ${b.queued} queued, ` +
-        `${b.pendingInStore}${b.pendingCapped ? "+" : ""} pending in the database`,
+        `${b.pendingInStore} pending`,
     );
     put(
       "BNDUPD totals",
