@@ -472,6 +472,10 @@ class Step {
   outstandingMut(): VersionedMapDraft<number, OutstandingBndupd> {
     return this.#outstandingDraft ??= this.#outstanding.edit();
   }
+  /** The BNDUPDs outstanding now. */
+  outstandingEntries(): Iterable<OutstandingBndupd> {
+    return (this.#outstandingDraft ?? this.#outstanding).values();
+  }
   /** The key texts of the leases with a BNDUPD outstanding now (made when asked). */
   inflightKeys(): Set<string> {
     const keys = new Set<string>();
@@ -1604,6 +1608,7 @@ function pump(s: Step): void {
     if (!item) break;
     const job = item.job ? s.jobs.find((j) => j.id === item.job) : undefined;
     if (job) job.queued--;
+    if (job?.kind !== "pool-take" && alreadyOutstanding(s, item.lease, job)) continue;
     sendBndupd(s, item.lease, job);
   }
   const active = s.jobs[0];
@@ -1618,6 +1623,34 @@ function pump(s: Step): void {
     });
   }
   finishJobs(s);
+}
+
+/**
+ * True when the same binding, in the same state, is already in a BNDUPD awaiting its
+ * BNDREPLY: a lazy update and an answer to UPDREQ (or the periodic scan) can both queue a
+ * lease that changed while it was being read. The partner would reject the second copy as not
+ * later than the first (OutdatedBindingInformation) and the damping would echo it back. A job
+ * item takes the outstanding BNDUPD over, so that its UPDDONE still waits for that BNDREPLY.
+ */
+function alreadyOutstanding(s: Step, lease: Lease, job: SyncJob | undefined): boolean {
+  if (s.outstanding.size === 0) return false;
+  const key = leaseKeyText(lease);
+  let print: ReturnType<typeof fingerprint> | undefined;
+  for (const e of s.outstandingEntries()) {
+    if (e.key !== key || e.onAck !== undefined) continue;
+    if (e.lease.startTimeOfState !== lease.startTimeOfState) continue;
+    if (e.lease.cltTime !== lease.cltTime) continue;
+    print ??= fingerprint(lease);
+    if (!sameFingerprint(e.sent, print)) continue;
+    if (job && e.job !== job.id) {
+      if (e.job !== 0) return false; // another job's: leave both
+      s.outstandingMut().set(e.xid, { ...e, job: job.id });
+      job.inflight++;
+      job.sent++;
+    }
+    return true;
+  }
+  return false;
 }
 
 function sendBndupd(s: Step, lease: Lease, job: SyncJob | undefined): void {

@@ -545,6 +545,55 @@ Deno.test("a prefix the secondary freed goes back to the primary: FREE announced
   assert.deepEqual(sent(p2.actions).filter((m) => m.msgType === 24), []);
 });
 
+Deno.test("a binding already in an unanswered BNDUPD is not sent again; UPDDONE waits for that BNDREPLY", () => {
+  const others = [9, 10].map((n) => activeLease(`2001:db8::${n}`, DUID, T0));
+  const lease = activeLease("2001:db8::1", DUID, T0, { status: "EXPIRED", startTimeOfState: T0 });
+  // A window of two, both in flight; the lazy update of `lease` waits in the queue.
+  let r = step(
+    engineIn("NORMAL", { partner: "NORMAL", maxUnacked: 2 }),
+    { type: "client-lease-changed", lease: others[0] },
+    T0,
+  );
+  const otherUpds = sent(r.actions);
+  r = step(r.state, { type: "client-lease-changed", lease: others[1] }, T0);
+  otherUpds.push(...sent(r.actions));
+  r = step(r.state, { type: "client-lease-changed", lease }, T0 + 1);
+  assert.equal(otherUpds.length, 2);
+  assert.deepEqual(sent(r.actions), [], "the window is full");
+  // The partner's UPDREQ reads the same pending binding (queued, not yet in flight).
+  r = step(r.state, { type: "message-received", message: fo(28, [], 0x77) }, T0 + 2);
+  const read = r.actions.find((a) => a.type === "read-bindings");
+  assert.ok(read && read.type === "read-bindings");
+  r = step(
+    r.state,
+    { type: "bindings-read", stream: read.stream, leases: [lease], done: true },
+    T0 + 3,
+  );
+  assert.equal(r.state.outstanding.size, 2);
+  // One answered: the lazy copy of `lease` goes out.
+  r = step(
+    r.state,
+    { type: "message-received", message: ackFor(otherUpds[0]), bindings: [others[0]] },
+    T0 + 4,
+  );
+  const lazy = sent(r.actions);
+  assert.deepEqual(lazy.map((m) => m.msgType), [24]);
+  // The other answered: the UPDREQ's copy of `lease` would go now, but the same binding is in
+  // flight: it is not sent again, and the UPDREQ waits for that BNDUPD's answer.
+  r = step(
+    r.state,
+    { type: "message-received", message: ackFor(otherUpds[1]), bindings: [others[1]] },
+    T0 + 5,
+  );
+  assert.deepEqual(sent(r.actions), [], "neither a second copy nor UPDDONE");
+  r = step(
+    r.state,
+    { type: "message-received", message: ackFor(lazy[0]), bindings: [lease] },
+    T0 + 6,
+  );
+  assert.deepEqual(sent(r.actions).map((m) => [m.msgType, m.transactionId]), [[30, 0x77]]);
+});
+
 Deno.test("UPDREQ: BNDUPDs within the partner's window, UPDDONE (same id) only after the last BNDREPLY", () => {
   let s = engineIn("PARTNER-DOWN", { partner: "RECOVER", maxUnacked: 2, role: "secondary" });
   let r = step(s, { type: "message-received", message: fo(28, [], 0x4242) }, T0);

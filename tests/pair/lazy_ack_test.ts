@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { isAckOnlyChange } from "../../lib/server/shell/failover.ts";
+import { isAckOnlyChange, newestPerLease } from "../../lib/server/shell/failover.ts";
 import { openCommitter } from "../../lib/server/shell/committer.ts";
 import {
   IndexedReads,
@@ -192,6 +192,13 @@ Deno.test("IndexedReads.needingUpdate leaves out leases whose newest version is 
     [pending[0].address, pending[2].address],
   );
   assert.equal([...store.needingUpdate("r")].length, 3, "the store itself still lists it");
+});
+
+Deno.test("newestPerLease: a lease changed twice in one gathered batch goes to the engine once, as it is now", () => {
+  const a1 = active(31), b = active(32), a2 = { ...active(31), status: "EXPIRED" as const };
+  assert.deepEqual(newestPerLease([a1, b, a2]), [b, a2]);
+  assert.deepEqual(newestPerLease([a1, b]), [a1, b]);
+  assert.deepEqual(newestPerLease([]), []);
 });
 
 Deno.test("IndexedReads: UPDREQ and UPDREQALL answers read each lease as it is now, not as stored", () => {

@@ -36,7 +36,7 @@ import {
   runSecondary,
 } from "../../failover/connection.ts";
 import type { EngineConfig, EngineState } from "../../failover/engine.ts";
-import { fromWireTime } from "../../failover/binding.ts";
+import { fromWireTime, leaseKeyText } from "../../failover/binding.ts";
 import { ENDPOINT_STATE_NAMES } from "../../failover/endpoint.ts";
 import { MIN_LEASE_LIFETIME } from "../../failover/mclt.ts";
 import { RealScheduler, type Scheduler } from "../../failover/scheduler.ts";
@@ -515,7 +515,7 @@ export class FailoverService {
     this.#changeCount = 0;
     for (const ep of this.#endpoints.values()) {
       if (ep.changed.length === 0) continue;
-      const leases = ep.changed;
+      const leases = newestPerLease(ep.changed);
       ep.changed = [];
       ep.driver.leasesChanged(leases);
     }
@@ -796,6 +796,22 @@ export class FailoverService {
       this.#ownAvailable.set(name, own);
     }
   }
+}
+
+/**
+ * The newest version of each lease of a gathered batch, in the order of their last change: a
+ * lease changed twice within the gathering window (a Request and its Renew, a grant and its
+ * expiry) goes to the partner once, as it is now.
+ */
+export function newestPerLease(leases: readonly Lease[]): Lease[] {
+  if (leases.length < 2) return [...leases];
+  const last = new Map<string, Lease>();
+  for (const l of leases) {
+    const k = leaseKeyText(l);
+    last.delete(k);
+    last.set(k, l);
+  }
+  return last.size === leases.length ? [...leases] : [...last.values()];
 }
 
 /** The TLS files of a relationship, read (RFC 8156 §10). */
